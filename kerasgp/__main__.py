@@ -1,0 +1,3 @@
+from kerasgp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Shared fixtures. Real data comes through the data-root lookup (CI sets KERASGP_DATA); a test that
+needs a data set that is absent is skipped with a reason that says which and how to get it."""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+import scipy.io
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    # Tests build caches in a throw-away folder, never in the user's ~/.cache.
+    os.environ["KERASGP_CACHE"] = str(tmp_path_factory.mktemp("kerasgp-cache"))
+
+
+def require(name: str):
+    from kerasgp.data import find
+
+    path = find(name)
+    if path is None:
+        pytest.skip(f"data set {name!r} not found; run `python -m kerasgp data fetch {name}` or set KERASGP_DATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lspet_val():
+    import warnings
+
+    from kerasgp.data import DataWarning, load
+
+    require("lspet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return load("lspet", split="val")
+
+
+def write_image(path, width=64, height=48, seed=0):
+    rng = np.random.default_rng(seed)
+    cv2.imwrite(str(path), rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+
+
+@pytest.fixture
+def tiny_lsp(tmp_path):
+    """A 3-person folder in LSPET's format (joints.mat 14 x 3 x N + images/), for the error cases."""
+    (tmp_path / "images").mkdir()
+    rng = np.random.default_rng(0)
+    joints = np.zeros((14, 3, 3))
+    joints[:, 0, :] = rng.uniform(5, 55, (14, 3))
+    joints[:, 1, :] = rng.uniform(5, 40, (14, 3))
+    joints[:, 2, :] = 1
+    for n in range(3):
+        write_image(tmp_path / "images" / f"im{n + 1:05d}.jpg", seed=n)
+    scipy.io.savemat(tmp_path / "joints.mat", {"joints": joints})
+    return tmp_path, joints
