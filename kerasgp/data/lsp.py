@@ -14,9 +14,8 @@ import os
 import numpy as np
 import scipy.io
 
-from .images import image_size
 from .layouts import LSP14
-from .records import LoadReport, PersonInstance, PoseSet, bbox_from_keypoints, check_keypoints_in_image
+from .records import LoadReport, PersonInstance, PoseSet, bbox_from_keypoints, checked_person
 
 SPLITS = {"train": (0, 6000), "val": (6000, 8000), "all": (0, None)}
 
@@ -55,11 +54,8 @@ def load_lsp(root: str, split: str = "all", strict: bool = False, name: str = "l
         path = os.path.join(root, "images", f"im{index + 1:05d}.jpg")
         keypoints = joints[index, :, :2].astype(np.float32)
         visibility = (joints[index, :, 2] > 0).astype(np.float32)
-        size = image_size(path, index)
-        visibility = check_keypoints_in_image(keypoints, visibility, size, path=path, index=index,
-                                              strict=strict, report=report)
-        if not visibility.any():
-            report.skip("no visible joint")
+        size, visibility = checked_person(keypoints, visibility, path, index=index, strict=strict, report=report)
+        if visibility is None:
             continue
         bbox = bbox_from_keypoints(keypoints, visibility, size)
         # Joints at exactly (0, 0) carry no position in LSPET; no head size from them.

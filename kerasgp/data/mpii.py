@@ -15,9 +15,8 @@ import os
 
 import numpy as np
 
-from .images import image_size
 from .layouts import MPII16
-from .records import LoadReport, PersonInstance, PoseSet, check_keypoints_in_image
+from .records import LoadReport, PersonInstance, PoseSet, checked_person
 
 
 def read_json(path: str):
@@ -60,11 +59,9 @@ def load_mpii(root: str, annotation: str = "test_mpii.json", image_dir: str = ""
                              f"{visibility.shape}, center {center.shape}, scale {scale}; expected (16, 2), "
                              f"(16,), (2,), > 0")
         image_path = os.path.join(root, image_dir, image_name)
-        size = image_size(image_path, index)
-        visibility = check_keypoints_in_image(keypoints, visibility, size, path=image_path, index=index,
-                                              strict=strict, report=report)
-        if not visibility.any():
-            report.skip("no visible joint")
+        size, visibility = checked_person(keypoints, visibility, image_path, index=index, strict=strict,
+                                          report=report)
+        if visibility is None:
             continue
         center = center + np.array([0.0, 15.0 * scale], dtype=np.float32)
         side = 200.0 * scale

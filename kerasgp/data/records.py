@@ -121,6 +121,20 @@ def check_keypoints_in_image(keypoints, visibility, image_size, *, path, index, 
     return visibility
 
 
+def checked_person(keypoints, visibility, image_path, *, index, strict, report):
+    """The image size and the visibility after `check_keypoints_in_image`; visibility is None (and the
+    skip counted) when no joint is left visible."""
+    from .images import image_size
+
+    size = image_size(image_path, index)
+    visibility = check_keypoints_in_image(keypoints, visibility, size, path=image_path, index=index,
+                                          strict=strict, report=report)
+    if not visibility.any():
+        report.skip("no visible joint")
+        return size, None
+    return size, visibility
+
+
 def bbox_from_keypoints(keypoints, visibility, image_size=None) -> np.ndarray | None:
     """(x, y, w, h) around the joints that carry a position (visible, or inside the image)."""
     usable = visibility > 0
