@@ -58,6 +58,23 @@ def _data_bench(args) -> int:
     return 0
 
 
+def _weights_import(args) -> int:
+    from .weights import port
+
+    path = port(args.name, source=args.source, out=args.out)
+    print(f"{args.name}: ported to {path}")
+    return 0
+
+
+def _weights_list(args) -> int:
+    from .weights import PRETRAINED, ported_path
+
+    for name, spec in PRETRAINED.items():
+        path = ported_path(name)
+        print(f"{name:20s} {spec['family']:15s} {path if path.exists() else 'not ported yet'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kerasgp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/data_pipeline.csv")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_data_bench)
+    weights = sub.add_parser("weights", help="port pretrained PyTorch backbones into kerasgp")
+    wsub = weights.add_subparsers(dest="action", required=True)
+    p = wsub.add_parser("import", help="port a PyTorch state dict (needs torch)")
+    p.add_argument("name", help="shufflenet_v2_x0.5 or mobilenet_v2")
+    p.add_argument("--source", help="the .pth/.pt file (default: found by the data-root lookup)")
+    p.add_argument("--out", help="where to write the .npz (default: $KERASGP_WEIGHTS or ~/.cache/kerasgp/weights)")
+    p.set_defaults(func=_weights_import)
+    p = wsub.add_parser("list", help="the pretrained weights and whether they are ported")
+    p.set_defaults(func=_weights_list)
     return parser
 
 
@@ -95,6 +121,6 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

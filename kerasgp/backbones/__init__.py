@@ -1,0 +1,37 @@
+"""One way to build any backbone: `kerasgp.backbones.get(name, **kw)` (timm-style registry).
+
+A backbone maps an image to a dict of named feature maps ("stride8", "stride16", "stride32", ...) and
+knows nothing of the task; `include_top=True` gives the ImageNet-style classifier instead (used to pin
+parameter counts against the reference implementations). `weights=` loads ported pretrained weights
+(see kerasgp.weights): "shufflenet_v2_x0.5", "mobilenet_v2", or the path of a ported `.npz`.
+"""
+from __future__ import annotations
+
+from .mobilenet_v2 import mobilenet_v2
+from .shufflenet_v2 import shufflenet_v2
+
+REGISTRY = {"shufflenet_v2": shufflenet_v2, "mobilenet_v2": mobilenet_v2}
+# Fixed-width aliases: "shufflenet_v2_x0.5" == get("shufflenet_v2", width=0.5).
+ALIASES = {f"shufflenet_v2_x{w}": ("shufflenet_v2", {"width": w}) for w in (0.5, 1.0, 1.5, 2.0)}
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY) + sorted(ALIASES)
+
+
+def get(name: str, weights: str | None = None, **kwargs):
+    """Build backbone `name`; with `weights`, the architecture options the weights need are applied
+    (and a conflicting option is an error) and the pretrained arrays are loaded."""
+    if name in ALIASES:
+        name, fixed = ALIASES[name]
+        kwargs = {**fixed, **kwargs}
+    if name not in REGISTRY:
+        raise ValueError(f"unknown backbone {name!r}; known: {names()}")
+    if weights is None:
+        return REGISTRY[name](**kwargs)
+    from ..weights import build_pretrained
+
+    return build_pretrained(name, weights, **kwargs)
+
+
+__all__ = ["get", "names", "REGISTRY", "shufflenet_v2", "mobilenet_v2"]
