@@ -75,6 +75,21 @@ def _weights_list(args) -> int:
     return 0
 
 
+def _ablate(args) -> int:
+    from .experiments import run_study
+
+    variants = args.variants.split(",") if args.variants else None
+    rows = run_study(args.study, args.scale, args.out, force=args.force, variants=variants,
+                     save_dir=args.save_models)
+    out = args.out or f"results/{args.study}.csv"
+    if not rows:
+        print(f"{args.study}: every variant is already in {out} (use --force to train again)")
+    for row in rows:
+        print(f"{row['variant']:36s} PCKh@0.5 {row['pckh@0.5']:6.2f}  PCKh@0.1 {row['pckh@0.1']:6.2f}  "
+              f"params {row['params']:,}  train {row['train_s']:.0f} s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kerasgp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/data_pipeline.csv")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_data_bench)
+    p = sub.add_parser("ablate", help="train every variant of a study under one recipe; one CSV row each")
+    p.add_argument("study")
+    p.add_argument("--scale", default="lesson", choices=["lesson", "full", "smoke"])
+    p.add_argument("--out", help="CSV to append to (default results/STUDY.csv)")
+    p.add_argument("--force", action="store_true", help="train variants already in the CSV again")
+    p.add_argument("--variants", help="comma-separated subset of the study's variants")
+    p.add_argument("--save-models", default="data/models", help="folder for the trained .keras files ('' for none)")
+    p.set_defaults(func=_ablate)
     weights = sub.add_parser("weights", help="port pretrained PyTorch backbones into kerasgp")
     wsub = weights.add_subparsers(dest="action", required=True)
     p = wsub.add_parser("import", help="port a PyTorch state dict (needs torch)")

@@ -24,11 +24,12 @@ class PCKResult:
     counted: int
     threshold: float
     people_without_norm: int = 0
+    name: str = "PCK"
 
     def __str__(self) -> str:
         joints = "  ".join(f"{k} {v:.1f}" for k, v in self.per_joint.items())
         extra = f", {self.people_without_norm} people without a normaliser left out" if self.people_without_norm else ""
-        return f"PCK@{self.threshold}: {self.total:.2f} over {self.counted} joints{extra}\n{joints}"
+        return f"{self.name}@{self.threshold}: {self.total:.2f} over {self.counted} joints{extra}\n{joints}"
 
 
 def _check(pred, gt, visible):
@@ -41,7 +42,7 @@ def _check(pred, gt, visible):
     return pred, gt, visible
 
 
-def pck(pred, gt, visible, norm, threshold: float, joint_names=None, exclude=()) -> PCKResult:
+def pck(pred, gt, visible, norm, threshold: float, joint_names=None, exclude=(), name: str = "PCK") -> PCKResult:
     """Percentage of joints with ||pred - gt|| <= threshold x norm (norm: (N,) per person)."""
     pred, gt, visible = _check(pred, gt, visible)
     norm = np.asarray(norm, dtype=np.float64).reshape(-1)
@@ -56,37 +57,45 @@ def pck(pred, gt, visible, norm, threshold: float, joint_names=None, exclude=())
         correct = (error <= threshold * norm[:, None]) & counted
     names = joint_names or [f"joint_{j}" for j in range(gt.shape[1])]
     per_joint = {}
-    for j, name in enumerate(names):
+    for j, joint in enumerate(names):
         n = counted[:, j].sum()
-        per_joint[name] = float(100.0 * correct[:, j].sum() / n) if n else float("nan")
+        per_joint[joint] = float(100.0 * correct[:, j].sum() / n) if n else float("nan")
     total_n = counted.sum()
     total = float(100.0 * correct.sum() / total_n) if total_n else float("nan")
-    return PCKResult(total, per_joint, int(total_n), threshold, int((~has_norm).sum()))
+    return PCKResult(total, per_joint, int(total_n), threshold, int((~has_norm).sum()), name)
 
 
 def pckh(pred, gt, visible, head_size, threshold: float = 0.5, joint_names=None, exclude=()) -> PCKResult:
     """PCKh@threshold with per-person head sizes (N,). For MPII-16 pass exclude=(6, 7) (pelvis, thorax)
     to match the official total."""
-    return pck(pred, gt, visible, head_size, threshold, joint_names, exclude)
+    return pck(pred, gt, visible, head_size, threshold, joint_names, exclude, name="PCKh")
 
 
-def head_size_from_joints(gt, head_segment) -> np.ndarray:
-    """Length of the head segment (LSP: neck-head top) per person; NaN where a joint sits at (0, 0)."""
+def segment_length(gt, segment, visible=None) -> np.ndarray:
+    """Length of a joint segment per person; NaN where either end is not visible (an invisible LSPET
+    joint is a placeholder, not a position)."""
     gt = np.asarray(gt, dtype=np.float64)
-    a, b = gt[:, head_segment[0]], gt[:, head_segment[1]]
-    size = np.linalg.norm(a - b, axis=-1)
-    size[(a == 0).all(-1) | (b == 0).all(-1)] = np.nan
+    a, b = segment
+    size = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)
+    if visible is not None:
+        visible = np.asarray(visible) > 0
+        size[~(visible[:, a] & visible[:, b])] = np.nan
     return size
 
 
-def torso_size(gt, torso_segment) -> np.ndarray:
+def head_size_from_joints(gt, head_segment, visible=None) -> np.ndarray:
+    """LSP's PCKh normaliser: the neck-head-top length (layout.head_segment)."""
+    return segment_length(gt, head_segment, visible)
+
+
+def torso_size(gt, torso_segment, visible=None) -> np.ndarray:
     """LSP's PCK normaliser: distance left shoulder - right hip (layout.torso_segment)."""
-    gt = np.asarray(gt, dtype=np.float64)
-    return np.linalg.norm(gt[:, torso_segment[0]] - gt[:, torso_segment[1]], axis=-1)
+    return segment_length(gt, torso_segment, visible)
 
 
 def pck_torso(pred, gt, visible, torso_segment, threshold: float = 0.2, joint_names=None) -> PCKResult:
-    return pck(pred, gt, visible, torso_size(gt, torso_segment), threshold, joint_names)
+    """PCK@threshold x torso; people whose torso joints are not both visible are left out (and counted)."""
+    return pck(pred, gt, visible, torso_size(gt, torso_segment, visible), threshold, joint_names)
 
 
 def oks(pred, gt, visible, area, sigmas) -> np.ndarray:

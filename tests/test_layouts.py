@@ -27,8 +27,10 @@ def test_lsp_is_mpii_without_pelvis_and_thorax():
     assert {"pelvis", "thorax"}.isdisjoint(MPII16.joint_names[i] for i in MPII_TO_LSP)
 
 
-def test_coco_has_the_seventeen_oks_sigmas():
-    assert len(COCO17.sigmas) == 17 and COCO17.sigmas[0] == 0.26
+def test_coco_oks_sigmas_are_cocoevals():
+    from pycocotools.cocoeval import Params
+
+    assert np.allclose(COCO17.sigmas, Params(iouType="keypoints").kpt_oks_sigmas)
 
 
 def test_unknown_layout_names_the_known_ones():

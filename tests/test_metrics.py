@@ -24,9 +24,9 @@ def test_pckh_by_hand():
 
 
 def test_pckh_leaves_out_people_without_head_size_and_says_so():
-    gt = np.zeros((2, 1, 2))
-    r = metrics.pckh(gt + 1, gt, np.ones((2, 1)), [10.0, np.nan])
-    assert r.counted == 1 and r.people_without_norm == 1 and r.total == 100.0
+    gt = np.zeros((3, 1, 2))
+    r = metrics.pckh(gt + 1, gt, np.ones((3, 1)), [10.0, np.nan, 0.0])
+    assert r.counted == 1 and r.people_without_norm == 2 and r.total == 100.0
 
 
 def test_pckh_exclude_drops_joints_from_the_total():
@@ -47,12 +47,27 @@ def test_mpii_head_size_is_six_tenths_of_the_head_box_diagonal():
     assert head_size_from_headbox([[0, 0], [30, 40]]) == pytest.approx(30.0)
 
 
-def test_lsp_head_size_is_neck_to_head_top_and_nan_at_the_origin():
+def test_lsp_head_size_is_neck_to_head_top_and_nan_unless_both_are_visible():
     gt = np.zeros((2, 14, 2))
-    gt[0, 12], gt[0, 13] = [10, 10], [13, 14]
-    gt[1, 13] = [5, 5]  # neck at (0, 0): no head size
-    size = metrics.head_size_from_joints(gt, LSP14.head_segment)
+    gt[:, 12], gt[:, 13] = [10, 10], [13, 14]
+    visible = np.ones((2, 14))
+    visible[1, 12] = 0  # an invisible LSPET neck is a placeholder, not a position
+    size = metrics.head_size_from_joints(gt, LSP14.head_segment, visible)
     assert size[0] == pytest.approx(5.0) and np.isnan(size[1])
+
+
+def test_pck_torso_leaves_out_people_whose_torso_is_not_visible():
+    gt = np.zeros((2, 14, 2))
+    gt[:, 2] = [30, 40]
+    visible = np.ones((2, 14))
+    visible[1, 9] = 0
+    r = metrics.pck_torso(gt, gt, visible, LSP14.torso_segment)
+    assert r.people_without_norm == 1 and r.counted == 14 and r.total == 100.0
+
+
+def test_results_name_their_metric():
+    gt = np.zeros((1, 1, 2))
+    assert str(metrics.pckh(gt, gt, np.ones((1, 1)), [1.0])).startswith("PCKh@0.5: 100.00")
 
 
 def test_pck_torso_uses_left_shoulder_to_right_hip():
@@ -74,7 +89,7 @@ def test_oks_by_hand():
     vis = np.zeros((1, 17))
     vis[0, :2] = 1
     expected = (np.exp(-1 / (2 * (2 * 0.026) ** 2 * 1.0)) + 1.0) / 2
-    assert metrics.oks(pred, gt, vis, [1.0], np.array(COCO17.sigmas) / 10)[0] == pytest.approx(expected, rel=1e-6)
+    assert metrics.oks(pred, gt, vis, [1.0], COCO17.sigmas)[0] == pytest.approx(expected, rel=1e-6)
 
 
 def _coco_predictions(coco, noise=0.0, seed=0):
@@ -123,7 +138,7 @@ def test_our_oks_matches_pycocotools():
     ev_dets = sorted(dets, key=lambda d: -d["score"])
     for row, det in enumerate(ev_dets):
         pred = np.array(det["keypoints"]).reshape(1, 17, 3)[:, :, :2]
-        ours = metrics.oks(pred, gt[:, :, :2], gt[:, :, 2] > 0, [ann["area"]], np.array(COCO17.sigmas) / 10)[0]
+        ours = metrics.oks(pred, gt[:, :, :2], gt[:, :, 2] > 0, [ann["area"]], COCO17.sigmas)[0]
         assert ours == pytest.approx(theirs[row, col], rel=1e-6)
 
 

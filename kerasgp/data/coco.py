@@ -63,6 +63,7 @@ def load_coco(root: str, annotation: str, image_dir: str = "", strict: bool = Fa
         visibility = check_keypoints_in_image(keypoints, visibility, size, path=image_path, index=index,
                                               strict=strict, report=report)
         records.append(PersonInstance(image_path, keypoints, visibility, bbox, name, index,
-                                      image_size=size, image_id=int(ann["image_id"])))
+                                      image_size=size, image_id=int(ann["image_id"]),
+                                      area=float(ann.get("area", bbox[2] * bbox[3])), annotation_id=int(ann_id)))
     report.warn_if_anything()
     return PoseSet(name, records, COCO17, report, None, (path,))

@@ -1,9 +1,10 @@
 """LSP / LSPET: `joints.mat` (14 x 3 x N: x, y, visible flag) and `images/imNNNNN.jpg`.
 
 Johnson & Everingham, "Learning effective human pose estimation from inaccurate annotation",
-CVPR 2011. Person n (0-based) is image im{n+1:05d}.jpg. There is no person box: the box is drawn
-around the joints that carry a position. Head size for PCKh is the neck-head-top length (LSP's
-joints are MPII's less pelvis and thorax, so the MPII head box does not exist here).
+CVPR 2011. Person n (0-based) is image im{n+1:05d}.jpg. An invisible joint has no position (it sits at
+a placeholder with one coordinate 0). There is no person box: the box is drawn around the visible
+joints. Head size for PCKh is the neck-head-top length where both are visible, else NaN and the person
+is left out of PCKh (LSP's joints are MPII's less pelvis and thorax, so no MPII head box exists here).
 
 Splits are fixed by image index: train = the first 6,000 people, val = the next 2,000.
 """
@@ -57,10 +58,11 @@ def load_lsp(root: str, split: str = "all", strict: bool = False, name: str = "l
         size, visibility = checked_person(keypoints, visibility, path, index=index, strict=strict, report=report)
         if visibility is None:
             continue
-        bbox = bbox_from_keypoints(keypoints, visibility, size)
-        # Joints at exactly (0, 0) carry no position in LSPET; no head size from them.
-        neck, top = keypoints[head[0]], keypoints[head[1]]
-        head_size = float("nan") if (neck == 0).all() or (top == 0).all() else float(np.linalg.norm(neck - top))
+        bbox = bbox_from_keypoints(keypoints, visibility)
+        # An invisible LSPET joint is a placeholder, not a position: no head size unless both are visible.
+        neck, top = head
+        head_size = (float(np.linalg.norm(keypoints[neck] - keypoints[top]))
+                     if visibility[neck] > 0 and visibility[top] > 0 else float("nan"))
         records.append(PersonInstance(path, keypoints, visibility, bbox, name, index, head_size, size))
     report.warn_if_anything()
     return PoseSet(name, records, LSP14, report, split, (mat_path,))

@@ -33,6 +33,8 @@ class PersonInstance:
     head_size: float = float("nan")
     image_size: tuple[int, int] | None = None  # (width, height)
     image_id: int | None = None  # COCO image id, for OKS evaluation
+    area: float | None = None  # COCO segment area (the OKS scale)
+    annotation_id: int | None = None  # COCO annotation id
 
 
 @dataclass
@@ -135,14 +137,10 @@ def checked_person(keypoints, visibility, image_path, *, index, strict, report):
     return size, visibility
 
 
-def bbox_from_keypoints(keypoints, visibility, image_size=None) -> np.ndarray | None:
-    """(x, y, w, h) around the joints that carry a position (visible, or inside the image)."""
+def bbox_from_keypoints(keypoints, visibility) -> np.ndarray | None:
+    """(x, y, w, h) around the visible joints. In LSPET an invisible joint carries no position: all
+    13,511 of them sit at placeholders with one coordinate exactly 0, such as (0, -26) or (-53, 0)."""
     usable = visibility > 0
-    if image_size is not None:
-        width, height = image_size
-        inside = ((keypoints[:, 0] >= 0) & (keypoints[:, 1] >= 0) & (keypoints[:, 0] <= width - 1)
-                  & (keypoints[:, 1] <= height - 1) & ~(keypoints == 0).all(axis=1))
-        usable = usable | inside
     if not usable.any():
         return None
     pts = keypoints[usable]

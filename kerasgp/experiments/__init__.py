@@ -1,0 +1,5 @@
+"""Declarative studies (a base recipe + named variants) and the runner that trains them."""
+from .runner import run_study, train_variant
+from .studies import BASE_RECIPE, SCALES, STUDIES, recipe
+
+__all__ = ["run_study", "train_variant", "recipe", "STUDIES", "SCALES", "BASE_RECIPE"]

@@ -1,0 +1,53 @@
+"""Studies: a base recipe plus named variants, each a short dict of overrides (mmpose style).
+
+Every variant of a study trains on the same LSPET train split with the same augmentation, schedule and
+seed; only its overrides differ, and its CSV row records them. Scales:
+- "lesson": sized for a 2-core CPU (12 epochs at 128x128);
+- "full": the same study larger, for a machine with a GPU;
+- "smoke": a few batches, for the tests.
+"""
+from __future__ import annotations
+
+BASE_RECIPE = {
+    "data": "lspet",
+    "backbone": "shufflenet_v2_x0.5",
+    "weights": "shufflenet_v2_x0.5",  # the ported pretrained backbone (kerasgp.weights)
+    "head": "simcc",  # SA-SimDR: Gaussian 1-D targets, soft-label cross-entropy
+    "feature": "stride32",
+    "input_size": 128,
+    "split_ratio": 2.0,
+    "simcc_sigma": 3.0,  # bins; the seed's 6 at a 256 input, scaled to 128
+    "epochs": 12,
+    "batch_size": 32,
+    "learning_rate": 1e-3,  # Adam, cosine decay to 0 over the run
+    "augment": True,  # flip 0.5, scale +-0.25, rotation +-30 deg with p 0.6
+    "seed": 0,
+    "train_people": None,  # None: the whole train split (6,000)
+    "val_people": None,  # None: the whole val split (2,000)
+}
+
+SCALES = {
+    "lesson": {},
+    "full": {"input_size": 256, "simcc_sigma": 6.0, "epochs": 60, "batch_size": 64},
+    "smoke": {"input_size": 64, "simcc_sigma": 1.5, "epochs": 1, "batch_size": 16, "train_people": 64,
+              "val_people": 64},
+}
+
+STUDIES = {
+    # Issue 3: what the ported ImageNet weights buy, and an outside-reference backbone.
+    "pretraining": {
+        "shufflenet_v2_x0.5_pretrained": {},
+        "shufflenet_v2_x0.5_scratch": {"weights": None},
+        "mobilenet_v2_pretrained": {"backbone": "mobilenet_v2", "weights": "mobilenet_v2"},
+    },
+}
+
+
+def recipe(study: str, variant: str, scale: str = "lesson") -> dict:
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; known: {sorted(STUDIES)}")
+    if variant not in STUDIES[study]:
+        raise ValueError(f"study {study!r} has no variant {variant!r}; it has {list(STUDIES[study])}")
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; known: {sorted(SCALES)}")
+    return {**BASE_RECIPE, **SCALES[scale], **STUDIES[study][variant]}

@@ -1,0 +1,83 @@
+"""A top-down pose model = input normalisation + registry backbone + head; its decoding and evaluation.
+
+Only the SimCC head exists so far (the base recipe of the pose study); the other heads of the seed
+study (regression, heatmap, RLE, IPR, DSNT) join here.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from .. import backbones
+from ..data import targets as T
+from ..data.transforms import apply_affine, invert_affine
+from ..metrics import pck_torso, pckh
+from .heads import simcc_head
+from .preprocess import BGR_UNIT, IMAGENET, InputNormalization
+
+# The input each pretrained backbone was trained on; a from-scratch twin uses the same, for a fair row.
+PREPROCESSING = {"shufflenet_v2_x0.5": BGR_UNIT, "mobilenet_v2": IMAGENET}
+
+
+def preprocessing_for(backbone: str, weights: str | None) -> dict:
+    return PREPROCESSING.get(weights or backbone, IMAGENET)
+
+
+def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None = None, input_size=(128, 128),
+                     num_joints: int = 14, head: str = "simcc", feature: str = "stride32",
+                     split_ratio: float = 2.0, dropout: float = 0.0, backbone_options: dict | None = None,
+                     name: str | None = None) -> keras.Model:
+    """A Functional pose model taking RGB in [0, 1], (B, H, W, 3)."""
+    if head != "simcc":
+        raise ValueError(f"unknown head {head!r}; implemented: 'simcc'")
+    width, height = input_size
+    options = dict(backbone_options or {})
+    if weights in ("shufflenet_v2_x0.5",) or (weights is None and backbone == "shufflenet_v2_x0.5"):
+        # The pretrained file's layout, kept for the from-scratch twin too, so only the weights differ.
+        options = {"block_order": "megvii", "padding": "symmetric", "include_conv5": False, **options}
+    if backbone == "mobilenet_v2":
+        options = {"padding": "symmetric", **options}
+    body = backbones.get(backbone, weights=weights, input_shape=(height, width, 3), **options)
+    if feature not in body.output:
+        raise ValueError(f"backbone {backbone!r} has no feature {feature!r}; it has {sorted(body.output)}")
+    inputs = keras.Input((height, width, 3), name="image")
+    x = InputNormalization(**preprocessing_for(backbone, weights), name="normalize")(inputs)
+    features = body(x)[feature]
+    outputs = simcc_head(features, num_joints, input_size, split_ratio, dropout)
+    model = keras.Model(inputs, outputs, name=name or f"{backbone}_{head}")
+    model.random_init_layers = getattr(body, "random_init_layers", None)
+    return model
+
+
+def decode_simcc(outputs, split_ratio: float = 2.0) -> np.ndarray:
+    """Argmax decoding -> (B, K, 2) input pixels."""
+    return T.decode_simcc(np.asarray(outputs[0]), np.asarray(outputs[1]), split_ratio)
+
+
+def predict_keypoints(model, batches, split_ratio: float = 2.0):
+    """Run `model` over a PoseBatches (no augmentation); keypoints in original-image pixels, and rows."""
+    preds, rows = [], []
+    for i in range(len(batches)):
+        b = batches.batch(i)
+        out = model.predict_on_batch(b["images"])
+        preds.append(apply_affine(decode_simcc(out, split_ratio), b["to_original"]))
+        rows.append(b["index"])
+    return np.concatenate(preds), np.concatenate(rows)
+
+
+def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indices=None) -> dict:
+    """PCKh@0.5, PCKh@0.1 (per joint) and PCK@0.2 torso on the cached people, in original pixels."""
+    from ..data.pipeline import PoseBatches
+
+    batches = PoseBatches(cache, batch_size=batch_size, targets="simcc", indices=indices)
+    pred, rows = predict_keypoints(model, batches, split_ratio)
+    gt = apply_affine(cache.keypoints[rows], invert_affine(cache.to_crop[rows]))
+    visible = cache.visibility[rows]
+    layout = cache.layout
+    names = list(layout.joint_names)
+    at05 = pckh(pred, gt, visible, cache.head_size[rows], 0.5, names)
+    at01 = pckh(pred, gt, visible, cache.head_size[rows], 0.1, names)
+    torso = pck_torso(pred, gt, visible, layout.torso_segment, 0.2, names) if layout.torso_segment else None
+    return {"pckh@0.5": at05.total, "pckh@0.1": at01.total, "pck@0.2": torso.total if torso else float("nan"),
+            "per_joint_pckh@0.5": at05.per_joint, "people": len(rows),
+            "people_without_head_size": at05.people_without_norm}
