@@ -4,7 +4,7 @@ PCKh@a (Andriluka et al. 2014): a joint is correct when its error is below a x t
 MPII's head size is 0.6 x the head-box diagonal (`kerasgp.data.mpii.head_size_from_headbox`); LSP has
 no head box, so the neck-head-top length is used (its joints are MPII's less pelvis and thorax). The
 total is pooled over every visible joint (MPII's joint-count weighting). People without a head size
-(NaN) are left out of the count, and the result says how many.
+(NaN, or <= 0 where two joints share a pixel) are left out of the count, and the result says how many.
 """
 from __future__ import annotations
 
@@ -71,24 +71,23 @@ def pckh(pred, gt, visible, head_size, threshold: float = 0.5, joint_names=None,
     return pck(pred, gt, visible, head_size, threshold, joint_names, exclude, name="PCKh")
 
 
-def segment_length(gt, segment, visible=None) -> np.ndarray:
+def segment_length(gt, segment, visible) -> np.ndarray:
     """Length of a joint segment per person; NaN where either end is not visible (an invisible LSPET
     joint is a placeholder, not a position)."""
     gt = np.asarray(gt, dtype=np.float64)
     a, b = segment
     size = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)
-    if visible is not None:
-        visible = np.asarray(visible) > 0
-        size[~(visible[:, a] & visible[:, b])] = np.nan
+    visible = np.asarray(visible) > 0
+    size[~(visible[:, a] & visible[:, b])] = np.nan
     return size
 
 
-def head_size_from_joints(gt, head_segment, visible=None) -> np.ndarray:
+def head_size_from_joints(gt, head_segment, visible) -> np.ndarray:
     """LSP's PCKh normaliser: the neck-head-top length (layout.head_segment)."""
     return segment_length(gt, head_segment, visible)
 
 
-def torso_size(gt, torso_segment, visible=None) -> np.ndarray:
+def torso_size(gt, torso_segment, visible) -> np.ndarray:
     """LSP's PCK normaliser: distance left shoulder - right hip (layout.torso_segment)."""
     return segment_length(gt, torso_segment, visible)
 

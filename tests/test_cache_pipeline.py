@@ -100,3 +100,11 @@ def test_batches_train_a_keras_model_with_fit(cache):
     heat = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Conv2D(14, 4, strides=4, padding="same")])
     heat.compile(optimizer="adam", loss="mse")
     assert np.isfinite(heat.fit(PoseBatches(cache, batch_size=32, targets="heatmap"), epochs=1, verbose=0).history["loss"][0])
+
+
+def test_a_change_in_what_the_loader_made_rebuilds_the_cache(cache, subset):
+    # e.g. a fixed head-size rule: same people, same files, different records -> a new cache
+    changed = dataclasses.replace(subset, records=[dataclasses.replace(r) for r in subset.records])
+    changed.records[0].head_size = 123.0
+    again = build_cache(changed, (64, 64), directory=cache.path.parent, progress=False)
+    assert again.path != cache.path and again.head_size[0] == 123.0

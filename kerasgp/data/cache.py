@@ -28,7 +28,7 @@ from .layouts import get_layout
 from .records import PoseSet
 from .transforms import apply_affine, box_to_center_scale, crop_matrices, warp
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ARRAYS = ("images", "keypoints", "visibility", "to_crop", "head_size", "index")
 
 
@@ -69,10 +69,16 @@ class CropCache:
 
 
 def _key(poseset: PoseSet, input_size, margin, padding) -> str:
+    """Hash of everything a cache holds: the source files, and the records as the loader made them
+    (indices, keypoints, visibility, boxes, head sizes), so a change in a loader's rules rebuilds it."""
     stats = [(os.path.basename(p), os.path.getsize(p), int(os.path.getmtime(p))) for p in poseset.source_files]
-    indices = np.array([r.index for r in poseset.records], dtype=np.int64)
+    digest = hashlib.sha1()
+    for r in poseset.records:
+        digest.update(np.array([r.index, r.head_size], dtype=np.float64).tobytes())
+        for array in (r.keypoints, r.visibility, r.bbox):
+            digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
     payload = json.dumps([CACHE_VERSION, poseset.name, poseset.split, stats, list(input_size), margin, padding,
-                          hashlib.sha1(indices.tobytes()).hexdigest()])
+                          digest.hexdigest()])
     return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 

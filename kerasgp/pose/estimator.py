@@ -1,7 +1,7 @@
 """A top-down pose model = input normalisation + registry backbone + head; its decoding and evaluation.
 
-Only the SimCC head exists so far (the base recipe of the pose study); the other heads of the seed
-study (regression, heatmap, RLE, IPR, DSNT) join here.
+Heads so far: SimCC (SA-SimDR) and the SimpleBaseline heatmap; the seed study's others (regression,
+RLE, IPR, DSNT) join here.
 """
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from .. import backbones
 from ..data import targets as T
 from ..data.transforms import apply_affine, invert_affine
 from ..metrics import pck_torso, pckh
-from .heads import simcc_head
+from .heads import heatmap_head, simcc_head
 from .preprocess import BGR_UNIT, IMAGENET, InputNormalization
 
 # The input each pretrained backbone was trained on; a from-scratch twin uses the same, for a fair row.
 PREPROCESSING = {"shufflenet_v2_x0.5": BGR_UNIT, "mobilenet_v2": IMAGENET}
+HEADS = ("simcc", "heatmap")
 
 
 def preprocessing_for(backbone: str, weights: str | None) -> dict:
@@ -26,10 +27,10 @@ def preprocessing_for(backbone: str, weights: str | None) -> dict:
 def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None = None, input_size=(128, 128),
                      num_joints: int = 14, head: str = "simcc", feature: str = "stride32",
                      split_ratio: float = 2.0, dropout: float = 0.0, backbone_options: dict | None = None,
-                     name: str | None = None) -> keras.Model:
+                     deconv_channels=(64, 64, 64), name: str | None = None) -> keras.Model:
     """A Functional pose model taking RGB in [0, 1], (B, H, W, 3)."""
-    if head != "simcc":
-        raise ValueError(f"unknown head {head!r}; implemented: 'simcc'")
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; implemented: {HEADS}")
     width, height = input_size
     options = dict(backbone_options or {})
     if weights in ("shufflenet_v2_x0.5",) or (weights is None and backbone == "shufflenet_v2_x0.5"):
@@ -43,7 +44,10 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
     inputs = keras.Input((height, width, 3), name="image")
     x = InputNormalization(**preprocessing_for(backbone, weights), name="normalize")(inputs)
     features = body(x)[feature]
-    outputs = simcc_head(features, num_joints, input_size, split_ratio, dropout)
+    if head == "simcc":
+        outputs = simcc_head(features, num_joints, input_size, split_ratio, dropout)
+    else:
+        outputs = heatmap_head(features, num_joints, deconv_channels)
     model = keras.Model(inputs, outputs, name=name or f"{backbone}_{head}")
     model.random_init_layers = getattr(body, "random_init_layers", None)
     return model
@@ -54,23 +58,56 @@ def decode_simcc(outputs, split_ratio: float = 2.0) -> np.ndarray:
     return T.decode_simcc(np.asarray(outputs[0]), np.asarray(outputs[1]), split_ratio)
 
 
-def predict_keypoints(model, batches, split_ratio: float = 2.0):
+def decode_heatmaps(heatmaps, input_size) -> np.ndarray:
+    """Argmax, then a quarter-cell shift towards the higher neighbour (SimpleBaseline's decoding) ->
+    (B, K, 2) input pixels."""
+    heatmaps = np.asarray(heatmaps, dtype=np.float32)
+    batch, map_h, map_w, joints = heatmaps.shape
+    flat = heatmaps.transpose(0, 3, 1, 2).reshape(batch, joints, -1)
+    idx = flat.argmax(-1)
+    px, py = idx % map_w, idx // map_w
+    maps = heatmaps.transpose(0, 3, 1, 2)
+    b, k = np.meshgrid(np.arange(batch), np.arange(joints), indexing="ij")
+    right, left = maps[b, k, py, np.minimum(px + 1, map_w - 1)], maps[b, k, py, np.maximum(px - 1, 0)]
+    down, up = maps[b, k, np.minimum(py + 1, map_h - 1), px], maps[b, k, np.maximum(py - 1, 0), px]
+    x = px + 0.25 * np.sign(right - left)
+    y = py + 0.25 * np.sign(down - up)
+    scale = np.array([(input_size[0] - 1) / (map_w - 1), (input_size[1] - 1) / (map_h - 1)], dtype=np.float32)
+    return np.stack([x, y], -1).astype(np.float32) * scale
+
+
+def decode(outputs, head: str, input_size, split_ratio: float = 2.0) -> np.ndarray:
+    if head == "simcc":
+        return decode_simcc(outputs, split_ratio)
+    if head == "heatmap":
+        return decode_heatmaps(outputs, input_size)
+    raise ValueError(f"unknown head {head!r}; implemented: {HEADS}")
+
+
+def head_of(model) -> str:
+    """Which head a model built by build_pose_model carries, read from its layers."""
+    names = {layer.name for layer in model.layers}
+    return "simcc" if "simcc_x" in names else "heatmap" if "heatmap_maps" in names else "unknown"
+
+
+def predict_keypoints(model, batches, split_ratio: float = 2.0, head: str | None = None):
     """Run `model` over a PoseBatches (no augmentation); keypoints in original-image pixels, and rows."""
+    head = head or head_of(model)
     preds, rows = [], []
     for i in range(len(batches)):
         b = batches.batch(i)
         out = model.predict_on_batch(b["images"])
-        preds.append(apply_affine(decode_simcc(out, split_ratio), b["to_original"]))
+        preds.append(apply_affine(decode(out, head, batches.cache.input_size, split_ratio), b["to_original"]))
         rows.append(b["index"])
     return np.concatenate(preds), np.concatenate(rows)
 
 
-def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indices=None) -> dict:
+def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indices=None, head: str | None = None) -> dict:
     """PCKh@0.5, PCKh@0.1 (per joint) and PCK@0.2 torso on the cached people, in original pixels."""
     from ..data.pipeline import PoseBatches
 
-    batches = PoseBatches(cache, batch_size=batch_size, targets="simcc", indices=indices)
-    pred, rows = predict_keypoints(model, batches, split_ratio)
+    batches = PoseBatches(cache, batch_size=batch_size, targets="coords", indices=indices)
+    pred, rows = predict_keypoints(model, batches, split_ratio, head)
     gt = apply_affine(cache.keypoints[rows], invert_affine(cache.to_crop[rows]))
     visible = cache.visibility[rows]
     layout = cache.layout

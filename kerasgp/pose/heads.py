@@ -23,3 +23,16 @@ def simcc_head(features, num_joints: int, input_size, split_ratio: float = 2.0, 
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     bins_x, bins_y = int(round(input_size[0] * split_ratio)), int(round(input_size[1] * split_ratio))
     return [keras.layers.Dense(bins_x, name=f"{name}_x")(x), keras.layers.Dense(bins_y, name=f"{name}_y")(x)]
+
+
+def heatmap_head(features, num_joints: int, deconv_channels=(64, 64, 64), name: str = "heatmap"):
+    """SimpleBaseline (Xiao et al., ECCV 2018): deconvolutions (4x4, stride 2, BN, ReLU) then a 1x1 conv to
+    one heatmap per joint. The paper uses three deconvs of 256 channels (stride 32 -> 4); the workbook's
+    light default is three of 64, the seed study's light form two deconvs [256, K]."""
+    x = features
+    for i, channels in enumerate(deconv_channels):
+        x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
+                                         name=f"{name}_deconv{i + 1}")(x)
+        x = keras.layers.BatchNormalization(name=f"{name}_deconv{i + 1}_bn")(x)
+        x = keras.layers.ReLU(name=f"{name}_deconv{i + 1}_relu")(x)
+    return keras.layers.Conv2D(num_joints, 1, name=f"{name}_maps")(x)

@@ -23,6 +23,10 @@ class InputNormalization(keras.layers.Layer):
             raise ValueError(f"mean and std need three values, std > 0; got mean={mean}, std={std}")
         self.mean, self.std, self.channel_order = tuple(mean), tuple(std), channel_order
 
+    def build(self, input_shape):
+        if input_shape[-1] != len(self.mean):
+            raise ValueError(f"InputNormalization expects {len(self.mean)} channels (an RGB image); got {input_shape[-1]}")
+
     def call(self, x):
         if self.channel_order == "bgr":
             x = ops.flip(x, axis=-1)
