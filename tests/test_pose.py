@@ -41,7 +41,7 @@ def test_evaluation_of_a_perfect_decoder_is_100_percent(lspet_val):
             x, y = self.batches.batch(0)["simcc"]
             return [x, y]
 
-    result = evaluate(Oracle(), cache, batch_size=40)
+    result = evaluate(Oracle(), cache, batch_size=40, head="simcc")
     assert result["pckh@0.1"] == pytest.approx(100.0) and result["people"] == 40
     assert result["people_without_head_size"] == int(np.sum(~np.isfinite(cache.head_size) | (cache.head_size <= 0)))
 

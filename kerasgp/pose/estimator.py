@@ -70,8 +70,9 @@ def decode_heatmaps(heatmaps, input_size) -> np.ndarray:
     b, k = np.meshgrid(np.arange(batch), np.arange(joints), indexing="ij")
     right, left = maps[b, k, py, np.minimum(px + 1, map_w - 1)], maps[b, k, py, np.maximum(px - 1, 0)]
     down, up = maps[b, k, np.minimum(py + 1, map_h - 1), px], maps[b, k, np.maximum(py - 1, 0), px]
-    x = px + 0.25 * np.sign(right - left)
-    y = py + 0.25 * np.sign(down - up)
+    # no shift at the border, where one neighbour does not exist
+    x = px + 0.25 * np.sign(right - left) * ((px > 0) & (px < map_w - 1))
+    y = py + 0.25 * np.sign(down - up) * ((py > 0) & (py < map_h - 1))
     scale = np.array([(input_size[0] - 1) / (map_w - 1), (input_size[1] - 1) / (map_h - 1)], dtype=np.float32)
     return np.stack([x, y], -1).astype(np.float32) * scale
 
