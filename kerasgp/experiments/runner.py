@@ -83,7 +83,7 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     keras.utils.set_random_seed(r["seed"])
     size = (r["input_size"], r["input_size"])
     model = build_pose_model(r["backbone"], r["weights"], size, train_cache.layout.num_joints, r["head"],
-                             r["feature"], r["split_ratio"], name=variant)
+                             r["feature"], r["split_ratio"], deconv_channels=r["deconv_channels"], name=variant)
     train = PoseBatches(train_cache, r["batch_size"], targets="simcc", augment=r["augment"], seed=r["seed"],
                         simcc_split_ratio=r["split_ratio"], simcc_sigma=r["simcc_sigma"])
     steps = len(train) * r["epochs"]

@@ -27,8 +27,11 @@ def preprocessing_for(backbone: str, weights: str | None) -> dict:
 def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None = None, input_size=(128, 128),
                      num_joints: int = 14, head: str = "simcc", feature: str = "stride32",
                      split_ratio: float = 2.0, dropout: float = 0.0, backbone_options: dict | None = None,
-                     deconv_channels=(64, 64, 64), name: str | None = None) -> keras.Model:
-    """A Functional pose model taking RGB in [0, 1], (B, H, W, 3)."""
+                     deconv_channels=None, name: str | None = None) -> keras.Model:
+    """A Functional pose model taking RGB in [0, 1], (B, H, W, 3).
+
+    deconv_channels: the SimpleBaseline deconvolutions of the head; default (64, 64, 64) for "heatmap"
+    (stride 4) and none for "simcc" (the base recipe sets two, stride 8)."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; implemented: {HEADS}")
     width, height = input_size
@@ -45,9 +48,9 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
     x = InputNormalization(**preprocessing_for(backbone, weights), name="normalize")(inputs)
     features = body(x)[feature]
     if head == "simcc":
-        outputs = simcc_head(features, num_joints, input_size, split_ratio, dropout)
+        outputs = simcc_head(features, num_joints, input_size, split_ratio, dropout, tuple(deconv_channels or ()))
     else:
-        outputs = heatmap_head(features, num_joints, deconv_channels)
+        outputs = heatmap_head(features, num_joints, tuple(deconv_channels or (64, 64, 64)))
     model = keras.Model(inputs, outputs, name=name or f"{backbone}_{head}")
     model.random_init_layers = getattr(body, "random_init_layers", None)
     return model
