@@ -71,3 +71,18 @@ def test_layers_round_trip_through_a_keras_file_in_safe_mode(tmp_path):
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     x = np.random.default_rng(3).normal(size=(2, 4, 4, 3)).astype("float32")
     assert np.array_equal(keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(again(x)))
+
+
+def test_scale_norm_matches_numpy_and_round_trips(tmp_path):
+    from kerasgp.layers import ScaleNorm
+
+    x = np.random.default_rng(4).normal(size=(2, 14, 64)).astype("float32") * 7
+    y = keras.ops.convert_to_numpy(ScaleNorm()(x))
+    reference = x / (np.linalg.norm(x, axis=-1, keepdims=True) / np.sqrt(64))
+    assert np.allclose(y, reference, rtol=1e-5)
+    assert np.allclose(np.sqrt((y**2).mean(-1)), 1.0, atol=1e-5)  # each token's RMS is g = 1
+    inputs = keras.Input((14, 64))
+    model = keras.Model(inputs, ScaleNorm()(inputs))
+    model.save(tmp_path / "s.keras")
+    again = keras.saving.load_model(tmp_path / "s.keras", safe_mode=True)
+    assert np.allclose(keras.ops.convert_to_numpy(again(x)), y)
