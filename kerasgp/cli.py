@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -119,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_data_bench)
     p = sub.add_parser("ablate", help="train every variant of a study under one recipe; one CSV row each")
     p.add_argument("study")
-    p.add_argument("--scale", default="lesson", choices=["lesson", "full", "smoke"])
+    p.add_argument("--scale", default=os.environ.get("KERASGP_SCALE", "lesson"), choices=["lesson", "full", "smoke"],
+                   help="lesson (2-core CPU), full (GPU), smoke (tests); default $KERASGP_SCALE or lesson")
     p.add_argument("--out", help="CSV to append to (default results/STUDY.csv)")
     p.add_argument("--force", action="store_true", help="train variants already in the CSV again")
     p.add_argument("--variants", help="comma-separated subset of the study's variants")
@@ -138,8 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    import os
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not our output
     args = build_parser().parse_args(argv)
     try:
