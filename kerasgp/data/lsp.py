@@ -15,6 +15,7 @@ import os
 import numpy as np
 import scipy.io
 
+from ..metrics import segment_length
 from .layouts import LSP14
 from .records import LoadReport, PersonInstance, PoseSet, bbox_from_keypoints, checked_person
 
@@ -60,9 +61,7 @@ def load_lsp(root: str, split: str = "all", strict: bool = False, name: str = "l
             continue
         bbox = bbox_from_keypoints(keypoints, visibility)
         # An invisible LSPET joint is a placeholder, not a position: no head size unless both are visible.
-        neck, top = head
-        head_size = (float(np.linalg.norm(keypoints[neck] - keypoints[top]))
-                     if visibility[neck] > 0 and visibility[top] > 0 else float("nan"))
+        head_size = float(segment_length(keypoints[None], head, visibility[None])[0])
         records.append(PersonInstance(path, keypoints, visibility, bbox, name, index, head_size, size))
     report.warn_if_anything()
     return PoseSet(name, records, LSP14, report, split, (mat_path,))

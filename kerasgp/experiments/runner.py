@@ -9,6 +9,7 @@ the training time and throughput, the machine, the Keras backend and the git com
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import json
 import os
@@ -42,33 +43,29 @@ def _caches(r: dict):
             warnings.simplefilter("ignore", DataWarning)  # the report travels with the row instead
             people = load(r["data"], split=split)
         if limit:
-            import dataclasses
-
             people = dataclasses.replace(people, records=people.records[:limit], split=f"{split}{limit}")
         out[split] = build_cache(people, size, progress=False)
     return out["train"], out["val"]
 
 
-class _EpochBar:
+def _progress_bar(total: int, desc: str, enabled: bool):
     """A Keras callback that advances a tqdm bar once per batch (stderr), closed at the end of training."""
+    import keras
+    from tqdm.auto import tqdm
 
-    def __new__(cls, total: int, desc: str, enabled: bool):
-        import keras
-        from tqdm.auto import tqdm
+    class ProgressBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=total, desc=desc, unit="batch", disable=not enabled, leave=False)
 
-        class Bar(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.bar = tqdm(total=total, desc=desc, unit="batch", disable=not enabled, leave=False)
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+            if logs and "loss" in logs:
+                self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}", refresh=False)
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.bar.update(1)
-                if logs and "loss" in logs:
-                    self.bar.set_postfix(loss=f"{float(logs['loss']):.3f}", refresh=False)
+        def on_train_end(self, logs=None):
+            self.bar.close()
 
-            def on_train_end(self, logs=None):
-                self.bar.close()
-
-        return Bar()
+    return ProgressBar()
 
 
 def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None) -> dict:
@@ -92,7 +89,7 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=[loss, loss])
     start = time.perf_counter()
     history = model.fit(train, epochs=r["epochs"], verbose=0,
-                        callbacks=[_EpochBar(steps, f"{study}/{variant}", progress)])
+                        callbacks=[_progress_bar(steps, f"{study}/{variant}", progress)])
     train_s = time.perf_counter() - start
     metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
     if save_dir:

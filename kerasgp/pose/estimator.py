@@ -12,6 +12,7 @@ from .. import backbones
 from ..data import targets as T
 from ..data.transforms import apply_affine, invert_affine
 from ..metrics import pck_torso, pckh
+from ..weights import PRETRAINED
 from .heads import heatmap_head, simcc_head
 from .preprocess import BGR_UNIT, IMAGENET, InputNormalization
 
@@ -36,11 +37,9 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
         raise ValueError(f"unknown head {head!r}; implemented: {HEADS}")
     width, height = input_size
     options = dict(backbone_options or {})
-    if weights in ("shufflenet_v2_x0.5",) or (weights is None and backbone == "shufflenet_v2_x0.5"):
-        # The pretrained file's layout, kept for the from-scratch twin too, so only the weights differ.
-        options = {"block_order": "megvii", "padding": "symmetric", "include_conv5": False, **options}
-    if backbone == "mobilenet_v2":
-        options = {"padding": "symmetric", **options}
+    layout = PRETRAINED.get(weights or backbone)
+    if layout:  # the pretrained file's layout, kept for the from-scratch twin too, so only the weights differ
+        options = {**layout["defaults"], **layout["options"], **options}
     body = backbones.get(backbone, weights=weights, input_shape=(height, width, 3), **options)
     if feature not in body.output:
         raise ValueError(f"backbone {backbone!r} has no feature {feature!r}; it has {sorted(body.output)}")
