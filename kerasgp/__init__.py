@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-_SUBMODULES = ("data", "metrics", "machine", "viz", "layers", "backbones", "weights", "pose", "experiments")
+_SUBMODULES = ("data", "metrics", "machine", "viz", "layers", "backbones", "weights", "pose", "experiments", "analysis", "deploy")
 
 
 def __getattr__(name):

@@ -91,6 +91,76 @@ def _ablate(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from pathlib import Path
+
+    from .deploy.tflite import convert_file
+
+    # int8 needs calibration inputs; training crops of LSPET at the model's input size unless told otherwise
+    representative = args.representative or ("lspet" if args.mode == "int8" else None)
+    out = args.out or str(Path(args.model).with_name(f"{Path(args.model).stem}_{args.mode}.tflite"))
+    conversion = convert_file(args.model, args.mode, representative, args.samples, out)
+    if args.mode == "int8":
+        print(f"calibrated on {args.samples} representative inputs from {representative}")
+    print(conversion.summary())
+    return 0
+
+
+def _bench(args) -> int:
+    # Imports numpy and a TFLite interpreter only: this runs on a Raspberry Pi without Keras or TensorFlow.
+    from .deploy.bench import append_csv, format_row, measure
+
+    row = measure(args.model, threads=args.threads, runs=args.runs, warmup=args.warmup, xnnpack=not args.no_xnnpack)
+    row["tag"] = args.tag
+    path = append_csv(row, args.csv) if args.csv else None
+    print(json.dumps(row) if args.json else format_row(row))
+    if path and not args.json:
+        print(f"appended to {path}")
+    return 0
+
+
+def _latency(args) -> int:
+    import pandas as pd
+
+    from .experiments.latency import run
+
+    frame = run(tuple(s for s in args.backbones.split(",") if s.strip()), input_size=args.size,
+                threads=tuple(int(t) for t in args.threads.split(",")), runs=args.runs, out=args.out or None,
+                log=args.log or None, progress=not args.no_progress)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(frame.drop(columns=["cpu", "arch", "date"]).to_string(index=False))
+    print(f"{frame['cpu'].iloc[0]} ({frame['arch'].iloc[0]}), {frame['runtime'].iloc[0]}")
+    return 0
+
+
+def _guidelines(args) -> int:
+    import pandas as pd
+
+    from .experiments.guidelines import PAPER, run, table
+
+    def listed(text, kind, cast=str):
+        try:
+            return tuple(cast(item.strip()) for item in text.split(",") if item.strip())
+        except ValueError:
+            raise ValueError(f"--{kind} takes a comma-separated list such as 1,2,4; got {text!r}") from None
+
+    frame = run(guidelines=listed(args.only.upper(), "only"), scales=listed(args.scales, "scales", int),
+                runtimes=listed(args.runtimes, "runtimes"), runs=args.runs, out=args.out or None,
+                progress=not args.no_progress, widths=args.widths)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        for guideline in dict.fromkeys(frame["guideline"]):
+            spec = PAPER[guideline]
+            print(f"\n{guideline}, Table {spec['table']}: {spec['title']}")
+            print("images/s (the paper: GPU batches/s, ARM images/s)")
+            print(table(frame, guideline).round(1).to_string())
+            print("speed relative to the first setting (the table's point)")
+            print(table(frame, guideline, "relative_speed").round(2).to_string())
+    first = frame.iloc[0]
+    print(f"\n{len(frame)} timings on {first['device']} ({first['arch']}); widths of the paper's "
+          f"{args.widths.upper()} column" + (f"; written to {args.out}" if args.out else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kerasgp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +206,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_weights_import)
     p = wsub.add_parser("list", help="the pretrained weights and whether they are ported")
     p.set_defaults(func=_weights_list)
+    p = sub.add_parser("export", help="convert a .keras model to TFLite (float32, dynamic-range or full int8)")
+    p.add_argument("model", help="a whole model saved as .keras (any backend; converted under TensorFlow)")
+    p.add_argument("--mode", default="float32", choices=["float32", "dynamic", "int8"])
+    p.add_argument("--out", help="the .tflite to write (default: MODEL_MODE.tflite beside the model)")
+    p.add_argument("--representative", help="int8 calibration inputs: a data set name (default lspet: training "
+                   "crops at the model's input size) or a .npy array (N, H, W, C)")
+    p.add_argument("--samples", type=int, default=200, help="how many representative inputs calibrate (int8)")
+    p.set_defaults(func=_export)
+    p = sub.add_parser("bench", help="latency of a .tflite model on this CPU (numpy + LiteRT/tflite-runtime only)")
+    p.add_argument("model", help="the .tflite file")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print the row as JSON")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--csv", default="results/latency.csv", help="CSV to append the row to (default %(default)s)")
+    where.add_argument("--no-csv", dest="csv", action="store_const", const=None, help="append to no CSV")
+    p.add_argument("--tag", default="", help="free text for the CSV's tag column")
+    p.add_argument("--no-xnnpack", action="store_true", help="build the interpreter without its default delegate")
+    p.set_defaults(func=_bench)
+    p = sub.add_parser("latency", help="time registry backbones: Keras CPU, TFLite float32 and int8")
+    p.add_argument("--backbones", default=",".join(("shufflenet_v2_x0.5", "shufflenet_v2_x1.0", "shufflenet_v2_x1.5",
+                                                     "shufflenet_v2_x2.0")),
+                   help="comma-separated registry names, each optionally NAME:key=value;key=value (default the "
+                   "ShuffleNetV2 family)")
+    p.add_argument("--size", type=int, default=256, help="square input size (default %(default)s)")
+    p.add_argument("--threads", default="1", help="comma-separated TFLite thread counts (default %(default)s)")
+    p.add_argument("--runs", type=int, default=50, help="timed TFLite runs (default %(default)s)")
+    p.add_argument("--out", default="results/backbone_latency.csv", help="CSV to write, overwritten ('' for none)")
+    p.add_argument("--log", default="results/latency.csv", help="the bench log each TFLite timing is appended to "
+                   "('' for none)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_latency)
+    p = sub.add_parser("guidelines", help="re-run ShuffleNetV2's guideline experiments G1-G4 (Sec. 2, Tables 1-4)")
+    p.add_argument("--only", default="G1,G2,G3,G4", help="comma-separated guidelines (default %(default)s)")
+    p.add_argument("--scales", default="1,2,4", help="comma-separated width multipliers (default %(default)s)")
+    p.add_argument("--runtimes", default="keras,tflite-float32,tflite-int8", help="default %(default)s")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per network and runtime (default %(default)s)")
+    p.add_argument("--widths", default="arm", choices=["arm", "gpu"],
+                   help="the widths of the paper's ARM (default) or GPU column")
+    p.add_argument("--out", default="results/guidelines.csv", help="CSV to write, overwritten ('' for none)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_guidelines)
     return parser
 
 

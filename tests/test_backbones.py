@@ -1,6 +1,7 @@
 """The backbone registry, and parameter counts pinned against the reference implementations."""
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -57,3 +58,27 @@ def test_a_backbone_runs_on_an_image_batch():
     model = backbones.get("shufflenet_v2_x0.5", input_shape=(64, 64, 3))
     out = model.predict(np.zeros((2, 64, 64, 3), "float32"), verbose=0)
     assert out["conv5"].shape == (2, 2, 2, 1024)
+
+
+def test_se_variant_adds_exactly_one_gate_per_unit():
+    plain = backbones.get("shufflenet_v2_x1.0", input_shape=(64, 64, 3), include_conv5=False)
+    se = backbones.get("shufflenet_v2_x1.0", se=True, input_shape=(64, 64, 3), include_conv5=False)
+    expected = 0
+    for channels, repeats in zip((116, 232, 464), (4, 8, 4)):
+        branch = channels // 2  # the branch output of every unit (torchvision order)
+        hidden = max(branch // 4, 8)
+        expected += repeats * (branch * hidden + hidden + hidden * branch + branch)
+    assert se.count_params() - plain.count_params() == expected
+    assert sum(type(layer).__name__ == "Multiply" for layer in se.layers) == 16
+
+
+def test_residual_variant_adds_an_identity_to_every_stride_one_unit_and_no_weights():
+    plain = backbones.get("shufflenet_v2_x0.5", input_shape=(64, 64, 3))
+    residual = backbones.get("shufflenet_v2_x0.5", residual=True, input_shape=(64, 64, 3))
+    assert residual.count_params() == plain.count_params()
+    adds = [layer.name for layer in residual.layers if type(layer).__name__ == "Add"]
+    assert len(adds) == 3 + 7 + 3  # every unit but the first (stride 2) of each stage
+    residual.set_weights(plain.get_weights())
+    image = np.random.default_rng(0).normal(size=(1, 64, 64, 3)).astype("float32")
+    assert not np.allclose(keras.ops.convert_to_numpy(plain(image)["stride32"]),
+                           keras.ops.convert_to_numpy(residual(image)["stride32"]))

@@ -69,6 +69,7 @@ def test_runner_trains_a_variant_writes_its_row_and_skips_it_next_time(tmp_path,
     assert saved[0]["variant"] == "shufflenet_v2_x0.5_scratch" and saved[0]["weights"] == "none (from scratch)"
     assert 0.0 <= float(saved[0]["pckh@0.5"]) <= 100.0 and int(saved[0]["train_people"]) == 64
     assert saved[0]["overrides"] == '{"weights": null}' and saved[0]["backend"] == keras.backend.backend()
+    assert int(saved[0]["macs"]) > 1_000_000 and float(saved[0]["keras_cpu_ms"]) > 0
     assert run_study("pretraining", "smoke", out, variants=["shufflenet_v2_x0.5_scratch"], progress=False) == []
 
 
@@ -82,3 +83,18 @@ def test_heatmap_head_gives_stride_4_maps_and_decodes_its_own_targets():
     maps = T.heatmap_targets(kp, np.ones((3, 14)), (64, 64), stride=4, sigma=1.0)
     cell = 63 / 15
     assert np.abs(decode_heatmaps(maps, (64, 64)) - kp).max() <= 0.5 * cell + 1e-4
+
+
+def test_backbone_study_matches_every_model_to_shufflenet_v2_within_10_percent_of_parameters():
+    from kerasgp.experiments import STUDIES
+
+    params = {}
+    for variant in STUDIES["backbones"]:
+        r = recipe("backbones", variant)
+        model = build_pose_model(r["backbone"], r["weights"], (r["input_size"],) * 2, 14, r["head"], r["feature"],
+                                 r["split_ratio"], deconv_channels=r["deconv_channels"],
+                                 backbone_options=r["backbone_options"])
+        params[variant] = model.count_params()
+        keras.backend.clear_session()
+    reference = params["shufflenet_v2_x1.0"]
+    assert {v: abs(p / reference - 1) < 0.10 for v, p in params.items()} == {v: True for v in params}

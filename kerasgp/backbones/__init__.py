@@ -7,12 +7,20 @@ parameter counts against the reference implementations). `weights=` loads ported
 """
 from __future__ import annotations
 
+from .cspnet import csp_resnet, cspdarknet
+from .elan import elan, elan_tiny
 from .mobilenet_v2 import mobilenet_v2
+from .resnet import plain, prn_resnet, resnet
 from .shufflenet_v2 import shufflenet_v2
+from .vovnet import vovnet
 
 REGISTRY = {"shufflenet_v2": shufflenet_v2, "mobilenet_v2": mobilenet_v2}
 # Fixed-width aliases: "shufflenet_v2_x0.5" == get("shufflenet_v2", width=0.5).
 ALIASES = {f"shufflenet_v2_x{w}": ("shufflenet_v2", {"width": w}) for w in (0.5, 1.0, 1.5, 2.0)}
+REGISTRY.update({"elan": elan, "elan_tiny": elan_tiny, "vovnet": vovnet})
+REGISTRY.update({"plain": plain, "resnet": resnet, "prn_resnet": prn_resnet, "csp_resnet": csp_resnet,
+                 "cspdarknet": cspdarknet})
+ALIASES["vovnet_planned"] = ("vovnet", {"plan": "planned"})  # only the last OSA of a stage has a transition
 
 
 def names() -> list[str]:

@@ -4,7 +4,9 @@
 
 A variant already in the CSV (same variant and scale) is skipped unless force=True, so an interrupted
 run resumes where it stopped. Rows record the overrides, the metrics on LSPET val, the parameter count,
-the training time and throughput, the machine, the Keras backend and the git commit.
+the MACs and activation memory (kerasgp.analysis.cost), the Keras CPU latency at batch 1
+(`keras_cpu_ms`, all cores, measured after training in the same process), the training time and throughput,
+the machine, the Keras backend and the git commit.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from ..machine import describe
 from .studies import STUDIES, recipe
+from .timing import keras_latency
 
 
 def _commit() -> str:
@@ -72,6 +75,7 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     """Train and evaluate one variant; return its CSV row."""
     import keras
 
+    from ..analysis import cost
     from ..data import PoseBatches
     from ..pose import build_pose_model, evaluate
 
@@ -80,7 +84,8 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     keras.utils.set_random_seed(r["seed"])
     size = (r["input_size"], r["input_size"])
     model = build_pose_model(r["backbone"], r["weights"], size, train_cache.layout.num_joints, r["head"],
-                             r["feature"], r["split_ratio"], deconv_channels=r["deconv_channels"], name=variant)
+                             r["feature"], r["split_ratio"], deconv_channels=r["deconv_channels"],
+                             backbone_options=r["backbone_options"], name=variant)
     train = PoseBatches(train_cache, r["batch_size"], targets="simcc", augment=r["augment"], seed=r["seed"],
                         simcc_split_ratio=r["split_ratio"], simcc_sigma=r["simcc_sigma"])
     steps = len(train) * r["epochs"]
@@ -92,6 +97,8 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
                         callbacks=[_progress_bar(steps, f"{study}/{variant}", progress)])
     train_s = time.perf_counter() - start
     metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
+    costs = cost(model)
+    latency = keras_latency(model, runs=30)
     if save_dir:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
         model.save(Path(save_dir) / f"{study}-{variant}-{scale}.keras")
@@ -103,7 +110,8 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
         "pckh@0.5": round(metrics["pckh@0.5"], 2), "pckh@0.1": round(metrics["pckh@0.1"], 2),
         "pck@0.2": round(metrics["pck@0.2"], 2),
         "per_joint_pckh@0.5": json.dumps({k: round(v, 1) for k, v in metrics["per_joint_pckh@0.5"].items()}),
-        "params": model.count_params(), "random_init_layers": len(getattr(model, "random_init_layers", None) or []),
+        "params": model.count_params(), "macs": costs.macs, "activation_mb": round(costs.activation_bytes / 2**20, 2),
+        "keras_cpu_ms": round(latency["median_ms"], 2), "random_init_layers": len(getattr(model, "random_init_layers", None) or []),
         "train_people": len(train_cache), "val_people": metrics["people"],
         "val_people_without_head_size": metrics["people_without_head_size"],
         "final_loss": round(float(history.history["loss"][-1]), 4), "train_s": round(train_s, 1),

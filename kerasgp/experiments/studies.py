@@ -11,6 +11,7 @@ from __future__ import annotations
 BASE_RECIPE = {
     "data": "lspet",
     "backbone": "shufflenet_v2_x0.5",
+    "backbone_options": {},  # keyword arguments for kerasgp.backbones.get (width, depth, plan, ...)
     "weights": "shufflenet_v2_x0.5",  # the ported pretrained backbone (kerasgp.weights)
     "head": "simcc",  # SA-SimDR: Gaussian 1-D targets, soft-label cross-entropy
     "feature": "stride32",
@@ -42,6 +43,18 @@ STUDIES = {
         "shufflenet_v2_x0.5_pretrained": {},
         "shufflenet_v2_x0.5_scratch": {"weights": None},
         "mobilenet_v2_pretrained": {"backbone": "mobilenet_v2", "weights": "mobilenet_v2"},
+    },
+    # Issue 4/5: ShuffleNetV2 against the gradient-path backbones at matched parameters (whole pose model
+    # within 10% of ShuffleNetV2 1.0x's 1.46 M with this head), all from scratch: no ImageNet weights
+    # exist offline for these families, so every row starts equal. Widths found with kerasgp.analysis.cost.
+    "backbones": {
+        "shufflenet_v2_x1.0": {"backbone": "shufflenet_v2_x1.0", "weights": None,
+                               "backbone_options": {"include_conv5": False}},
+        "resnet": {"backbone": "resnet", "weights": None, "backbone_options": {"width": 0.3125}},
+        "prn_resnet": {"backbone": "prn_resnet", "weights": None, "backbone_options": {"width": 0.3125}},
+        "csp_resnet": {"backbone": "csp_resnet", "weights": None, "backbone_options": {"width": 0.4375}},
+        "elan_tiny": {"backbone": "elan_tiny", "weights": None, "backbone_options": {"width": 0.625}},
+        "vovnet_planned": {"backbone": "vovnet_planned", "weights": None, "backbone_options": {"width": 0.1875}},
     },
 }
 

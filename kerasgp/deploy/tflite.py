@@ -1,0 +1,465 @@
+"""Keras 3 model -> TFLite flatbuffer (float32, dynamic-range or full-integer int8), and running it.
+
+The path is the one that works with Keras 3 (DESIGN.md, Keras 3/TFLite pitfalls): the model is exported
+as a TensorFlow SavedModel with a fixed input signature of batch 1 and the model's own H, W, C, then
+`tf.lite.TFLiteConverter.from_saved_model` converts it (`from_keras_model` breaks on Keras 3). The fixed
+shape is what keeps Shape/StridedSlice ops out of the graph: every reshape is static at trace time.
+
+Modes, as the TFLite post-training quantisation guide names them:
+- "float32": no quantisation.
+- "dynamic": dynamic-range quantisation, int8 weights, float activations.
+- "int8": full-integer quantisation, `TFLITE_BUILTINS_INT8` only, int8 input and output, per-channel
+  weights, activation ranges calibrated on representative inputs (crops of the training split, exactly
+  as the Keras model takes them: RGB in [0, 1], see `representative_crops`).
+
+The conversion needs the TensorFlow backend. Under JAX or PyTorch, `convert` saves the model and
+`convert_file` reloads the `.keras` file in a subprocess with `KERAS_BACKEND=tensorflow`. Reading the
+result (`run_tflite`, `op_report`) needs only numpy and an interpreter (see kerasgp.deploy.bench), so
+Keras and TensorFlow are imported inside the functions that convert, never at module level.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .bench import make_interpreter
+
+MODES = ("float32", "dynamic", "int8")
+# Keras' SavedModel export names the outputs of a single tensor or a list/tuple output_0, output_1, ...
+# in the order of `model.outputs`, and those of a dict output by their keys.
+_LISTED_OUTPUT = re.compile(r"output_(\d+)")
+_CONVERSION_OPS = ("QUANTIZE", "DEQUANTIZE")
+_FLOAT_TYPES = ("float32", "float16", "float64")
+
+
+@dataclass
+class Conversion:
+    """A converted model. `output_details` follow the Keras model's output order; each names its
+    signature output ("name", what `run_tflite` returns for a dict model) and its Keras output layer."""
+
+    content: bytes = field(repr=False)
+    mode: str
+    path: Path | None
+    input_details: list[dict]
+    output_details: list[dict]
+    op_report: dict
+
+    @property
+    def output_names(self) -> list[str]:
+        return [d["name"] for d in self.output_details]
+
+    def summary(self) -> str:
+        where = f" -> {self.path}" if self.path else ""
+        lines = [f"TFLite {self.mode}: {len(self.content):,} bytes{where}"]
+        for kind, details in (("input ", self.input_details), ("output", self.output_details)):
+            for d in details:
+                keras_name = f" (Keras {d['keras_output']})" if d.get("keras_output") else ""
+                quantised = f", scale {d['scale']:.6g}, zero point {d['zero_point']}" if d["scale"] else ""
+                shape = "x".join(map(str, d["shape"]))
+                lines.append(f"{kind} {d['name']}{keras_name}: {shape} {d['dtype']}{quantised}")
+        return "\n".join(lines + [format_op_report(self.op_report)])
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+
+
+def _check_request(mode: str, representative, num_samples: int) -> None:
+    check_mode(mode)
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if mode == "int8" and representative is None:
+        raise ValueError("int8 conversion calibrates activation ranges on representative inputs; pass "
+                         "representative=kerasgp.deploy.representative_crops((width, height)) (training crops, RGB in "
+                         "[0, 1]), an array (N, H, W, C) or a data set name such as 'lspet'")
+
+
+def convert(model, mode: str = "float32", representative=None, num_samples: int = 200, out=None) -> Conversion:
+    """Convert a single-input Keras model with a concrete input shape to TFLite.
+
+    representative (int8 only): an array (N, H, W, C), an iterable of arrays or of (inputs, targets)
+    batches, a data set name ("lspet": training crops at the model's input size) or a `.npy` path; the
+    first `num_samples` samples calibrate. out: where to write the `.tflite` (optional).
+    Under a backend other than TensorFlow the model is saved to a temporary `.keras` file and converted
+    by `convert_file` in a TensorFlow subprocess.
+    """
+    _check_request(mode, representative, num_samples)
+    import keras
+
+    shape = _input_shape(model)
+    # Resolved here, so that a wrong representative set fails before any export or subprocess.
+    samples = _samples(representative, num_samples, shape) if mode == "int8" else None
+    if keras.backend.backend() != "tensorflow":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{model.name}.keras"
+            model.save(path)
+            return convert_file(path, mode, samples, num_samples, out)
+    content, outputs = _convert_tensorflow(model, mode, samples, num_samples)
+    return _conversion(content, mode, out, outputs, write=True)
+
+
+def convert_file(keras_path, mode: str = "float32", representative=None, num_samples: int = 200,
+                 out=None) -> Conversion:
+    """Convert a saved `.keras` model (e.g. trained under JAX or PyTorch). Under the TensorFlow backend it
+    is loaded here; otherwise a subprocess with KERAS_BACKEND=tensorflow reloads and converts it, and
+    this process only reads the result (no TensorFlow import). Arguments as in `convert`."""
+    path = Path(keras_path)
+    if path.suffix != ".keras":
+        raise ValueError(f"convert_file takes a whole model saved as a .keras file; got {path}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such .keras file")
+    _check_request(mode, representative, num_samples)
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return convert(load_keras(path), mode, representative, num_samples, out)
+    return _convert_in_subprocess(path, mode, representative, num_samples, out)
+
+
+def load_keras(path):
+    """Load a `.keras` file in safe mode, with kerasgp's layers registered."""
+    import keras
+
+    from .. import backbones, layers, pose  # noqa: F401  (importing them registers the custom layers)
+
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def _input_shape(model) -> tuple:
+    if len(model.inputs) != 1:
+        raise ValueError(f"conversion handles single-input models; {model.name!r} has {len(model.inputs)} inputs")
+    shape = tuple(model.inputs[0].shape)
+    if any(d is None for d in shape[1:]):
+        raise ValueError(f"{model.name!r} has the input shape {shape}; conversion needs a concrete (H, W, C), so that "
+                         "no Shape/StridedSlice ops enter the graph: build the model with input_shape=(H, W, 3)")
+    return (1,) + shape[1:]  # batch 1: the converted model runs one image per invoke
+
+
+def _output_names(model) -> list[tuple[str, str]]:
+    """(signature output name, Keras output layer name) pairs in the Keras model's output order."""
+    if isinstance(model.output, dict):
+        # Keras flattens a dict of outputs in sorted-key order, which is the order of output_names.
+        return list(zip(sorted(model.output), model.output_names))
+    return [(f"output_{i}", name) for i, name in enumerate(model.output_names)]
+
+
+def _collect(representative, num_samples: int) -> np.ndarray:
+    """The first `num_samples` representative inputs as one float32 array (N, ...)."""
+    if isinstance(representative, (str, Path)):
+        return np.asarray(np.load(representative)[:num_samples], dtype=np.float32)
+    if isinstance(representative, np.ndarray):
+        return np.asarray(representative[:num_samples], dtype=np.float32)
+    parts, count = [], 0
+    for item in representative:
+        if isinstance(item, (tuple, list)):  # (inputs, targets[, weights]) as a Keras data set yields them
+            item = item[0]
+        item = np.asarray(item, dtype=np.float32)
+        item = item[None] if item.ndim == 3 else item  # one image (H, W, C) or a batch (B, H, W, C)
+        parts.append(item)
+        count += len(item)
+        if count >= num_samples:
+            break
+    if not parts:
+        raise ValueError("the representative iterable yielded no inputs")
+    return np.concatenate(parts)[:num_samples]
+
+
+def _samples(representative, num_samples: int, input_shape: tuple) -> np.ndarray:
+    if isinstance(representative, str) and not representative.endswith(".npy"):
+        height, width = input_shape[1:3]
+        samples = representative_crops((width, height), count=num_samples, data=representative)
+    else:
+        samples = _collect(representative, num_samples)
+    if samples.ndim != len(input_shape) or samples.shape[1:] != input_shape[1:]:
+        expected = ", ".join(map(str, input_shape[1:]))
+        raise ValueError(f"representative inputs must have the model's input shape (N, {expected}); got {samples.shape}")
+    if len(samples) == 0 or not np.isfinite(samples).all():
+        raise ValueError(f"representative inputs must be finite and at least one; got {samples.shape}")
+    return samples
+
+
+def _convert_tensorflow(model, mode: str, representative, num_samples: int) -> tuple[bytes, list]:
+    """(flatbuffer, output names) under the TensorFlow backend."""
+    import tensorflow as tf
+
+    shape = _input_shape(model)
+    samples = _samples(representative, num_samples, shape) if mode == "int8" else None
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export(tmp, format="tf_saved_model", verbose=False,
+                     input_signature=[tf.TensorSpec(shape, model.inputs[0].dtype)])
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if mode != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "int8":
+            converter.representative_dataset = lambda: ([sample[None]] for sample in samples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        try:
+            content = converter.convert()
+        except Exception as error:  # ConverterError, or a RuntimeError from the quantiser
+            raise ValueError(explain_failure(model, mode, error)) from error
+    return content, _output_names(model)
+
+
+def _layer_names(model) -> set[str]:
+    names = set()
+    for layer in model.layers:
+        names.add(layer.name)
+        if hasattr(layer, "layers"):  # a nested model (a backbone inside a pose model)
+            names |= _layer_names(layer)
+    return names
+
+
+def _deepest_layer(op_path: str, names: set[str]) -> str | None:
+    # The SavedModel's op names are Keras name scopes, "model/backbone/stage2_0_shuffle_1/Reshape": each
+    # scope is a layer name, with "_N" appended when Keras made the scope unique.
+    found = None
+    for part in op_path.split("/"):
+        base = part if part in names else re.sub(r"_\d+$", "", part)
+        if base in names:
+            found = base
+    return found
+
+
+def explain_failure(model, mode: str, error: Exception) -> str:
+    """A message that names the Keras layer(s) whose ops did not convert, then the converter's own."""
+    text = str(error)
+    failing = set(re.findall(r"'tf\.(\w+)' op", text))
+    for listed in re.findall(r"(?:Custom|Flex|TF Select) ops: ([^\n]+)", text):
+        failing |= {op.strip() for op in listed.split(",")}
+    located = re.findall(r'fused\["(\w+):", "([^"@]+)', text)  # (op type, op path) in the MLIR locations
+    paths = [path for op, path in located if op in failing] or [path for _, path in located]
+    names = _layer_names(model) - {model.name}
+    layers = list(dict.fromkeys(filter(None, (_deepest_layer(p, names) for p in paths))))
+    where = (f"in layer(s) {', '.join(layers)}" if layers
+             else "(the converter's message names no Keras layer of the model)")
+    ops = f"ops {', '.join(sorted(failing))} " if failing else ""
+    if len(text) > 6000:
+        text = text[:6000] + "\n... (truncated; the full error is chained below)"
+    return f"TFLite {mode} conversion of {model.name!r} failed: {ops}{where}. The converter said:\n{text}"
+
+
+_WORKER = "import sys; from kerasgp.deploy.tflite import _worker; raise SystemExit(_worker(sys.argv[1]))"
+
+
+def _convert_in_subprocess(path: Path, mode: str, representative, num_samples: int, out) -> Conversion:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        target = Path(out) if out else tmp / "model.tflite"
+        if mode != "int8":
+            representative = None
+        elif not isinstance(representative, str):  # arrays travel as a .npy file; names are resolved there
+            np.save(tmp / "representative.npy", _collect(representative, num_samples))
+            representative = str(tmp / "representative.npy")
+        job = {"model": str(path.resolve()), "mode": mode, "representative": representative,
+               "num_samples": num_samples, "out": str(target.resolve()), "result": str(tmp / "result.json")}
+        (tmp / "job.json").write_text(json.dumps(job))
+        package_root = str(Path(__file__).resolve().parents[2])  # works from a checkout that is not installed
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow",
+               "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        proc = subprocess.run([sys.executable, "-c", _WORKER, str(tmp / "job.json")], env=env, capture_output=True,
+                              text=True)
+        result_path = tmp / "result.json"
+        result = json.loads(result_path.read_text()) if result_path.exists() else {}
+        if "error" in result:
+            raise ValueError(result["error"])
+        if proc.returncode != 0 or "outputs" not in result:
+            raise RuntimeError(f"the TensorFlow-backend conversion subprocess failed (exit {proc.returncode}):\n"
+                               f"{proc.stderr[-4000:]}")
+        content = target.read_bytes()
+    return _conversion(content, mode, out, [tuple(pair) for pair in result["outputs"]], write=False)
+
+
+def _worker(job_path: str) -> int:
+    """The subprocess side of `convert_file`: load under TensorFlow, convert, write the flatbuffer and a
+    JSON result (the output names, or the error message that the parent raises as a ValueError)."""
+    job = json.loads(Path(job_path).read_text())
+    try:
+        model = load_keras(job["model"])
+        content, outputs = _convert_tensorflow(model, job["mode"], job["representative"], job["num_samples"])
+        Path(job["out"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(job["out"]).write_bytes(content)
+        result, code = {"outputs": outputs}, 0
+    except (ValueError, FileNotFoundError) as error:
+        result, code = {"error": str(error)}, 2
+    Path(job["result"]).write_text(json.dumps(result))
+    return code
+
+
+def _quantisation(detail: dict) -> tuple[float, int]:
+    scale, zero_point = detail["quantization"]
+    return float(scale), int(zero_point)
+
+
+def _describe(name: str, detail: dict, keras_output: str | None = None) -> dict:
+    scale, zero_point = _quantisation(detail)
+    described = {"name": name, "tensor": detail["name"], "shape": [int(d) for d in detail["shape"]],
+                 "dtype": np.dtype(detail["dtype"]).name, "scale": scale, "zero_point": zero_point}
+    if keras_output is not None:
+        described["keras_output"] = keras_output
+    return described
+
+
+def _conversion(content: bytes, mode: str, out, outputs: list[tuple[str, str]], write: bool) -> Conversion:
+    if out is not None and write:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_bytes(content)
+    runner = make_interpreter(content, xnnpack=False).get_signature_runner()
+    inputs, signature_outputs = runner.get_input_details(), runner.get_output_details()
+    if sorted(signature_outputs) != sorted(name for name, _ in outputs):
+        raise RuntimeError(f"the converted model's outputs {sorted(signature_outputs)} are not the Keras model's "
+                           f"{[name for name, _ in outputs]}; the output order cannot be recovered")
+    return Conversion(content=content, mode=mode, path=Path(out) if out is not None else None,
+                      input_details=[_describe(name, d) for name, d in inputs.items()],
+                      output_details=[_describe(name, signature_outputs[name], keras) for name, keras in outputs],
+                      op_report=op_report(content))
+
+
+def _content(model) -> bytes:
+    if isinstance(model, Conversion):
+        return model.content
+    if isinstance(model, (bytes, bytearray)):
+        return bytes(model)
+    path = Path(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such .tflite file")
+    return path.read_bytes()
+
+
+def _dtype_label(op: dict, tensors: dict, constants: set) -> str:
+    """The type an op computes in: its output's, "A->B" for the quantize/dequantize ops, and "hybrid" for
+    a float op on int8 constant weights (dynamic-range quantisation)."""
+    outputs = [tensors[i] for i in op["outputs"] if i >= 0]
+    out = np.dtype(outputs[0]["dtype"]).name if outputs else "none"
+    inputs = [i for i in op["inputs"] if i >= 0]
+    if op["op_name"] in _CONVERSION_OPS and inputs:
+        return f"{np.dtype(tensors[inputs[0]]['dtype']).name}->{out}"
+    if out in _FLOAT_TYPES and any(i in constants and np.dtype(tensors[i]["dtype"]).name == "int8" for i in inputs):
+        return "hybrid"
+    return out
+
+
+def op_report(model) -> dict:
+    """What the converted graph computes in, read from the flatbuffer by the interpreter.
+
+    Returns {"ops": [{"op", "dtype", "count"}], "total", "float_ops": ["#index OP dtype -> tensor"],
+    "quantize_ops": [same for QUANTIZE/DEQUANTIZE], "max_rank", "above_rank4": [tensor names]}.
+    float_ops lists the ops left in float (or hybrid) other than the quantize/dequantize ops.
+    """
+    interpreter = make_interpreter(_content(model), xnnpack=False)  # the model's own ops, not a delegate node
+    interpreter.allocate_tensors()
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    produced = {int(i) for op in ops for i in op["outputs"]}
+    graph_inputs = {d["index"] for d in interpreter.get_input_details()}
+    constants = {int(i) for op in ops for i in op["inputs"] if i >= 0} - produced - graph_inputs
+    counts, float_ops, quantize_ops = {}, [], []
+    for op in ops:
+        label = _dtype_label(op, tensors, constants)
+        counts[(op["op_name"], label)] = counts.get((op["op_name"], label), 0) + 1
+        # A fused op's output is named after every TF op folded into it; the first names it well enough.
+        first_output = tensors[op["outputs"][0]]["name"].split(";")[0] if len(op["outputs"]) else ""
+        line = f"#{op['index']} {op['op_name']} {label} -> {first_output}"
+        if op["op_name"] in _CONVERSION_OPS:
+            quantize_ops.append(line)
+        elif label in _FLOAT_TYPES or label == "hybrid":
+            float_ops.append(line)
+    ranks = {t["name"]: len(t["shape"]) for t in tensors.values()}
+    rows = [{"op": op, "dtype": dtype, "count": n} for (op, dtype), n in counts.items()]
+    return {"ops": sorted(rows, key=lambda r: (-r["count"], r["op"])), "total": len(ops), "float_ops": float_ops,
+            "quantize_ops": quantize_ops, "max_rank": max(ranks.values(), default=0),
+            "above_rank4": sorted(name for name, rank in ranks.items() if rank > 4)}
+
+
+def format_op_report(report: dict, limit: int = 8) -> str:
+    lines = [f"ops: {report['total']}, largest tensor rank {report['max_rank']}"]
+    lines += [f"  {r['op']:28s} {r['dtype']:14s} {r['count']:4d}" for r in report["ops"]]
+    for title, items in (("left in float", report["float_ops"]), ("quantize/dequantize", report["quantize_ops"]),
+                         ("tensors of rank > 4", report["above_rank4"])):
+        lines.append(f"{title}: {len(items) or 'none'}")
+        lines += [f"  {item}" for item in items[:limit]]
+        if len(items) > limit:
+            lines.append(f"  ... and {len(items) - limit} more")
+    return "\n".join(lines)
+
+
+def _quantise(x: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = _quantisation(detail)
+    if np.issubdtype(dtype, np.integer) and scale > 0:
+        info = np.iinfo(dtype)
+        return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+    return x.astype(dtype)
+
+
+def _dequantise(y: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = _quantisation(detail)
+    if np.issubdtype(y.dtype, np.integer) and scale > 0:
+        return (y.astype(np.float32) - zero_point) * np.float32(scale)
+    return y
+
+
+def run_tflite(model, inputs, threads: int = 1):
+    """Run a converted model (a path, the bytes or a `Conversion`) on a float batch (N, H, W, C).
+
+    Inputs are quantised with the input's scale and zero point when the model takes int8, outputs
+    dequantised back to float, one sample per invoke (the converted batch is 1). Returns what the Keras
+    model returns: one array, a list in the Keras output order, or a dict by output name.
+    """
+    runner = make_interpreter(_content(model), threads).get_signature_runner()
+    input_details = runner.get_input_details()
+    if len(input_details) != 1:
+        raise ValueError(f"run_tflite handles single-input models; this one takes {sorted(input_details)}")
+    (input_name, detail), = input_details.items()
+    x = np.asarray(inputs, dtype=np.float32)
+    expected = tuple(int(d) for d in detail["shape"][1:])
+    if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
+        raise ValueError(f"run_tflite expects a batch (N, {', '.join(map(str, expected))}); got {x.shape}")
+    output_details = runner.get_output_details()
+    results = {name: [] for name in output_details}
+    for sample in x:
+        outputs = runner(**{input_name: _quantise(sample[None], detail)})
+        for name, value in outputs.items():
+            results[name].append(_dequantise(value, output_details[name]))
+    results = {name: np.concatenate(parts) for name, parts in results.items()}
+    listed = {name: _LISTED_OUTPUT.fullmatch(name) for name in results}
+    if all(listed.values()):
+        ordered = [results[name] for name in sorted(results, key=lambda n: int(listed[n].group(1)))]
+        return ordered[0] if len(ordered) == 1 else ordered
+    return results
+
+
+def representative_crops(input_size, count: int = 200, data: str = "lspet", seed: int = 0) -> np.ndarray:
+    """`count` people of the training split (LSPET's first 6,000; the whole set for the others), drawn with
+    `seed`, as the pose models take them: centred crops, float32 RGB in [0, 1], (count, H, W, 3).
+
+    input_size: an int or (width, height). The crops go through the crop cache (only the drawn people
+    are decoded), so a second call is fast.
+    """
+    from ..data import DataWarning, build_cache, load
+    from ..data.pipeline import PoseBatches
+
+    width, height = (input_size, input_size) if np.isscalar(input_size) else input_size
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # the loader's report is not the point here
+        people = load(data, split="train") if data == "lspet" else load(data)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(people), size=min(count, len(people)), replace=False))
+    subset = dataclasses.replace(people, records=[people.records[i] for i in chosen],
+                                 split=f"{people.split or 'all'}-representative{len(chosen)}-seed{seed}")
+    cache = build_cache(subset, (int(width), int(height)), progress=False)
+    return PoseBatches(cache, batch_size=len(cache), targets="coords").batch(0)["images"]

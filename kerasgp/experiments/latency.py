@@ -1,0 +1,100 @@
+"""Latency of registry backbones on this machine: Keras on CPU and TFLite float32 / int8, one run.
+
+    python -m kerasgp latency --backbones shufflenet_v2_x0.5,shufflenet_v2_x1.0 --size 256 --threads 1,2
+
+For each backbone: parameters and MACs (kerasgp.analysis.cost), the Keras CPU latency at batch 1
+(`predict_on_batch`, all cores), then the model converted by kerasgp.deploy (float32, and full int8
+calibrated on LSPET training crops) and timed by kerasgp.deploy.bench with each thread count. One CSV
+row per backbone and thread count in `out`; each TFLite timing is also appended to results/latency.csv
+(the bench's log), tagged "backbone-latency". The int8 speed-up is float32 ms / int8 ms from the same
+run. Weights are untrained unless a backbone name has ported weights: latency does not depend on the
+values of the weights.
+
+A backbone's feature dict is timed whole (every stride it returns), i.e. what a pose head would read.
+"""
+from __future__ import annotations
+
+import datetime
+import tempfile
+from pathlib import Path
+
+SHUFFLENET_FAMILY = ("shufflenet_v2_x0.5", "shufflenet_v2_x1.0", "shufflenet_v2_x1.5", "shufflenet_v2_x2.0")
+COLUMNS = ("backbone", "options", "input_size", "params", "macs", "memory_access", "keras_ms", "threads",
+           "tflite_float32_ms", "tflite_int8_ms", "int8_speedup", "runtime", "xnnpack", "int8_float_ops", "cpu",
+           "arch", "date")
+
+
+def _parse(spec: str) -> tuple[str, dict]:
+    """"resnet:width=0.5,depth=1" -> ("resnet", {"width": 0.5, "depth": 1}); options as Python literals."""
+    import ast
+
+    name, _, rest = spec.partition(":")
+    options = {}
+    for item in filter(None, rest.split(";")):
+        key, _, value = item.partition("=")
+        try:
+            options[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            options[key.strip()] = value.strip()
+    return name.strip(), options
+
+
+def run(specs=SHUFFLENET_FAMILY, input_size: int = 256, threads=(1,), runs: int = 50, warmup: int = 5,
+        calibration: int = 100, out="results/backbone_latency.csv", log="results/latency.csv", progress: bool = True):
+    """Time each backbone spec ("name" or "name:key=value;key=value"); returns a pandas DataFrame."""
+    import keras
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .. import backbones
+    from ..analysis import cost
+    from ..deploy import convert, representative_crops
+    from ..deploy.bench import append_csv, measure
+    from ..machine import describe
+    from .timing import keras_latency
+
+    threads = tuple(int(t) for t in threads)
+    if not specs or any(t < 1 for t in threads):
+        raise ValueError(f"need at least one backbone and thread counts >= 1; got {specs!r}, threads={threads}")
+    parsed = [_parse(s) for s in specs]
+    for name, _ in parsed:  # an unknown name fails before any timing
+        if name not in backbones.names():
+            raise ValueError(f"unknown backbone {name!r}; known: {backbones.names()}")
+    crops = representative_crops(input_size, count=calibration)
+    machine, date, rows = describe(), datetime.datetime.now().isoformat(timespec="seconds"), []
+    bar = tqdm(parsed, desc=f"backbone latency at {input_size}^2", unit="backbone", disable=not progress)
+    with tempfile.TemporaryDirectory(prefix="kerasgp-latency-") as folder:
+        for name, options in bar:
+            bar.set_postfix_str(name)
+            model = backbones.get(name, input_shape=(input_size, input_size, 3), **options)
+            report = cost(model)
+            keras_ms = keras_latency(model, runs=max(10, runs // 2), warmup=warmup)["median_ms"]
+            paths = {}
+            for mode in ("float32", "int8"):
+                paths[mode] = Path(folder) / f"{model.name}_{mode}.tflite"
+                conversion = convert(model, mode=mode, representative=crops if mode == "int8" else None,
+                                     num_samples=calibration, out=paths[mode])
+                if mode == "int8":
+                    float_ops = len(conversion.op_report.get("float_ops", []))
+            for count in threads:
+                timed = {}
+                for mode, path in paths.items():
+                    timed[mode] = measure(str(path), threads=count, runs=runs, warmup=warmup)
+                    append_csv(timed[mode], path=log, tag=f"backbone-latency {name} {mode} {input_size}")
+                rows.append({
+                    "backbone": name, "options": ";".join(f"{k}={v}" for k, v in options.items()),
+                    "input_size": input_size, "params": report.params, "macs": report.macs,
+                    "memory_access": report.memory_access, "keras_ms": round(keras_ms, 3), "threads": count,
+                    "tflite_float32_ms": round(timed["float32"]["median_ms"], 3),
+                    "tflite_int8_ms": round(timed["int8"]["median_ms"], 3),
+                    "int8_speedup": round(timed["float32"]["median_ms"] / timed["int8"]["median_ms"], 3),
+                    "runtime": timed["int8"]["runtime"], "xnnpack": timed["int8"]["xnnpack"],
+                    "int8_float_ops": float_ops, "cpu": machine["cpu"], "arch": machine["arch"], "date": date,
+                })
+            del model
+            keras.backend.clear_session()
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    return frame

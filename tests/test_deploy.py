@@ -1,0 +1,217 @@
+"""TFLite conversion (float32 and full int8) against the Keras forward pass, the op report, the latency
+bench and its CSV, and the bench path's promise to import neither Keras nor TensorFlow.
+
+Under JAX and PyTorch every conversion goes through the TensorFlow subprocess (`convert_file`), so the
+whole file runs under all three backends; the conversions are made once per module."""
+import csv
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from kerasgp.backbones.shufflenet_v2 import shuffle_unit
+from kerasgp.deploy import append_csv, convert, convert_file, measure, op_report, run_tflite
+from kerasgp.deploy.bench import COLUMNS
+
+from conftest import require
+
+
+def _set_weights(model, rng):
+    # Weights from one NumPy generator, so that every backend converts the same network; BatchNorms get
+    # trained-like statistics (fresh ones are identities, which would make the int8 ranges trivial).
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
+                               rng.uniform(0.5, 1.5, n)])
+        elif layer.weights:
+            kernel = layer.get_weights()[0]  # the units' convs have no bias
+            depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+            fan_in = np.prod(kernel.shape[:2] if depthwise else kernel.shape[:-1])
+            layer.set_weights([rng.normal(0, np.sqrt(2 / fan_in), kernel.shape)])
+
+
+@pytest.fixture(scope="module")
+def units():
+    """ShuffleNetV2 units (torchvision order, so with ChannelShuffle) on a (16, 16, 48) map: the stride-2
+    unit's output first, then the stride-1 unit's, so the Keras order differs from the creation order."""
+    rng = np.random.default_rng(0)
+    inputs = keras.Input((16, 16, 48), name="features")
+    same = shuffle_unit(inputs, 48, 1, name="unit_s1", block_order="torchvision")
+    down = shuffle_unit(inputs, 96, 2, name="unit_s2", block_order="torchvision")
+    model = keras.Model(inputs, [down, same], name="units")
+    _set_weights(model, rng)
+    calibration = rng.uniform(0, 1, (48, 16, 16, 48)).astype("float32")
+    test = rng.uniform(0, 1, (6, 16, 16, 48)).astype("float32")
+    expected = [keras.ops.convert_to_numpy(y) for y in model(test)]
+    return model, calibration, test, expected
+
+
+@pytest.fixture(scope="module")
+def int8_units(units):
+    model, calibration, _, _ = units
+    return convert(model, "int8", representative=calibration, num_samples=48)
+
+
+@pytest.fixture(scope="module")
+def float_units(units, tmp_path_factory):
+    return convert(units[0], "float32", out=tmp_path_factory.mktemp("deploy") / "units.tflite")
+
+
+def test_shuffle_units_in_full_int8_match_keras_within_a_few_output_scales(units, int8_units):
+    _, _, test, expected = units
+    got = run_tflite(int8_units, test)
+    for name, want, have, detail in zip(("stride 2", "stride 1"), expected, got, int8_units.output_details):
+        # Each rounding (input, the activations between the three convs, output) is at most half a step of
+        # its tensor's scale; summed through the following convs they stay within a few output steps, the
+        # bulk within one or two (measured: mean 0.35, 99th percentile 2.6, max 6.2 over 37k values).
+        error = np.abs(want - have) / detail["scale"]
+        p99 = np.percentile(error, 99)
+        assert error.mean() <= 0.5 and p99 <= 3 and error.max() <= 8, (
+            f"{name}: error in output steps: mean {error.mean():.2f}, p99 {p99:.2f}, max {error.max():.2f}")
+        assert np.corrcoef(want.ravel(), have.ravel())[0, 1] > 0.999
+    # The stride-1 unit's kept half goes through no conv: after the shuffle it is every even channel, the
+    # input's first 24 channels, off by the rounding of the input and the output only.
+    kept = got[1][..., 0::2]
+    steps = int8_units.output_details[1]["scale"] + int8_units.input_details[0]["scale"]
+    assert np.abs(kept - test[..., :24]).max() <= steps
+
+
+def test_int8_graph_computes_every_op_in_int8_with_no_tensor_above_rank_4(int8_units):
+    report = int8_units.op_report
+    assert report["max_rank"] <= 4 and report["above_rank4"] == []
+    assert report["float_ops"] == [] and report["quantize_ops"] == []
+    assert {row["dtype"] for row in report["ops"]} == {"int8"}
+    assert {"TRANSPOSE", "RESHAPE", "CONV_2D", "DEPTHWISE_CONV_2D"} <= {row["op"] for row in report["ops"]}
+    for detail in int8_units.input_details + int8_units.output_details:
+        assert detail["dtype"] == "int8" and detail["scale"] > 0
+    assert "int8" in int8_units.summary() and "left in float: none" in int8_units.summary()
+
+
+def test_float32_conversion_matches_keras_within_1e_4(units, float_units):
+    _, _, test, expected = units
+    for want, have in zip(expected, run_tflite(float_units.path, test)):
+        assert np.abs(want - have).max() <= 1e-4
+    assert {row["dtype"] for row in float_units.op_report["ops"]} == {"float32"}
+
+
+def test_two_outputs_come_back_in_the_keras_order(units, float_units):
+    model, _, test, expected = units
+    got = run_tflite(float_units.content, test[:2])
+    assert isinstance(got, list) and [y.shape for y in got] == [(2, 8, 8, 96), (2, 16, 16, 48)]
+    assert np.allclose(got[0], expected[0][:2], atol=1e-4) and np.allclose(got[1], expected[1][:2], atol=1e-4)
+    assert [d["keras_output"] for d in float_units.output_details] == list(model.output_names)
+    assert float_units.output_names == ["output_0", "output_1"]
+
+
+def test_a_layer_that_does_not_convert_is_named_in_the_error():
+    # CategoryEncoding counts with tf.DenseBincount, which is no TFLite builtin.
+    inputs = keras.Input((4,), dtype="int32")
+    model = keras.Model(inputs, keras.layers.CategoryEncoding(10, output_mode="count", name="token_counts")(inputs))
+    with pytest.raises(ValueError, match=r"DenseBincount in layer\(s\) token_counts") as error:
+        convert(model, "float32")
+    assert "The converter said" in str(error.value)
+
+
+def test_bad_requests_are_errors_before_any_conversion(units):
+    model, calibration, _, _ = units
+    with pytest.raises(ValueError, match="representative inputs"):
+        convert(model, "int8")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        convert(model, "int4")
+    with pytest.raises(ValueError, match="num_samples must be >= 1"):
+        convert(model, "int8", representative=calibration, num_samples=0)
+    with pytest.raises(ValueError, match=r"input shape \(N, 16, 16, 48\)"):
+        convert(model, "int8", representative=calibration[:, :8])
+    flexible = keras.Model(inputs := keras.Input((None, None, 3)), keras.layers.Conv2D(2, 1)(inputs))
+    with pytest.raises(ValueError, match="concrete"):
+        convert(flexible, "float32")
+    with pytest.raises(ValueError, match=".keras file"):
+        convert_file("model.h5")
+
+
+def test_run_tflite_checks_the_input_shape(float_units):
+    with pytest.raises(ValueError, match=r"expects a batch \(N, 16, 16, 48\)"):
+        run_tflite(float_units, np.zeros((16, 16, 48), "float32"))
+
+
+def test_op_report_reads_a_file_as_the_conversion_did(float_units):
+    assert op_report(float_units.path) == float_units.op_report
+
+
+def test_representative_crops_are_training_crops_in_unit_range():
+    require("lspet")
+    from kerasgp.deploy import representative_crops
+
+    crops = representative_crops((48, 64), count=3, seed=1)
+    assert crops.shape == (3, 64, 48, 3) and crops.dtype == np.float32
+    assert 0 <= crops.min() and crops.max() <= 1 and crops.std() > 0.05
+    assert np.array_equal(crops, representative_crops((48, 64), count=3, seed=1))
+
+
+def test_bench_measures_a_model_and_says_whether_xnnpack_ran(float_units):
+    row = measure(float_units.path, threads=1, runs=5, warmup=1)
+    assert set(row) == set(COLUMNS)
+    assert 0 < row["min_ms"] <= row["median_ms"] <= row["p90_ms"]
+    assert row["input_shape"] == "1x16x16x48" and row["input_dtype"] == "float32" and row["runs"] == 5
+    assert row["runtime"].split()[0] in ("ai-edge-litert", "tflite-runtime", "tensorflow") and row["cpu"]
+    # LiteRT delegates a float graph to XNNPACK by default; without default delegates nothing is delegated.
+    assert row["xnnpack"] is True
+    assert measure(float_units.path, runs=1, warmup=0, xnnpack=False)["xnnpack"] is False
+    with pytest.raises(ValueError, match="runs >= 1"):
+        measure(float_units.path, runs=0)
+
+
+def test_append_csv_writes_the_header_once_and_makes_the_folder(tmp_path):
+    path = tmp_path / "results" / "latency.csv"
+    row = {"model": "m.tflite", "median_ms": 1.5, "threads": 1}
+    append_csv(row, path, tag="first")
+    append_csv(row, path)
+    with open(path, newline="") as f:
+        lines = list(csv.reader(f))
+    assert lines[0] == list(COLUMNS) and len(lines) == 3
+    assert [dict(zip(lines[0], line))["tag"] for line in lines[1:]] == ["first", ""]
+    with pytest.raises(ValueError, match="unknown keys"):
+        append_csv({"speed": 1}, path)
+    path.write_text("date,model\n")
+    with pytest.raises(ValueError, match="write to a new file"):
+        append_csv(row, path)
+
+
+def test_bench_command_imports_neither_keras_nor_tensorflow(float_units, tmp_path):
+    # The real CLI path, run as `python -m kerasgp` would, then the loaded modules listed (DESIGN.md: it
+    # must run on a Raspberry Pi that has only numpy and an interpreter).
+    script = ("import json, runpy, sys\n"
+              f"sys.argv = ['kerasgp', 'bench', {str(float_units.path)!r}, '--runs', '3', '--json', '--no-csv']\n"
+              "try:\n    runpy.run_module('kerasgp', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+              "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax', 'torch'})\n"
+              "print(json.dumps({'exit': code, 'heavy': heavy}))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    row, loaded = (json.loads(line) for line in proc.stdout.strip().splitlines()[-2:])
+    assert loaded == {"exit": 0, "heavy": []}, proc.stderr
+    assert row["runs"] == 3 and row["median_ms"] > 0
+    assert not (tmp_path / "results").exists()  # --no-csv wrote nothing
+
+
+def test_a_model_saved_under_this_backend_exports_from_the_command_line_with_its_dict_outputs(tmp_path, capsys):
+    from kerasgp.cli import main
+
+    inputs = keras.Input((8, 8, 3), name="image")
+    features = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
+    model = keras.Model(inputs, {"map": features, "vector": pooled}, name="two_heads")
+    model.save(tmp_path / "two_heads.keras")  # under TensorFlow converted here, else in a subprocess
+    out = tmp_path / "out" / "two_heads.tflite"
+    assert main(["export", str(tmp_path / "two_heads.keras"), "--mode", "float32", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "TFLite float32" in printed and "CONV_2D" in printed and "(Keras pool)" in printed
+    x = np.random.default_rng(1).uniform(size=(3, 8, 8, 3)).astype("float32")
+    got, want = run_tflite(out, x), model(x)
+    assert sorted(got) == ["map", "vector"]
+    for key in got:
+        assert np.abs(got[key] - keras.ops.convert_to_numpy(want[key])).max() <= 1e-4
+    with pytest.raises(SystemExit):  # argparse refuses a mode it does not know
+        main(["export", str(tmp_path / "two_heads.keras"), "--mode", "int4"])
