@@ -57,3 +57,29 @@ def tiny_lsp(tmp_path):
         write_image(tmp_path / "images" / f"im{n + 1:05d}.jpg", seed=n)
     scipy.io.savemat(tmp_path / "joints.mat", {"joints": joints})
     return tmp_path, joints
+
+
+def input_gradient(fn, x):
+    """d sum(fn(x)) / dx with the active backend's own autodiff (fn: a model or any callable)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = tf.reduce_sum(fn(x))
+        return tape.gradient(total, x).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda t: fn(t).sum())(x))
+    if backend == "torch":
+        import torch
+
+        x = torch.tensor(x, requires_grad=True)
+        fn(x).sum().backward()
+        return x.grad.numpy()
+    pytest.skip(f"no gradient helper for backend {backend}")

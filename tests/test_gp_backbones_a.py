@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import input_gradient
 from kerasgp import backbones
 from kerasgp.backbones.blocks import basic_block, bottleneck_block, darknet_unit, scale_depth, scale_width
 
@@ -30,27 +31,8 @@ def _np(x):
 
 
 def _input_gradient(model, x):
-    """d sum(model(x)) / dx with the active backend's autodiff (inference mode)."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            total = tf.reduce_sum(model(x, training=False))
-        return tape.gradient(total, x).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda t: model(t, training=False).sum())(x))
-    if backend == "torch":
-        import torch
-
-        x = torch.tensor(x, requires_grad=True)
-        model(x, training=False).sum().backward()
-        return x.grad.numpy()
-    pytest.skip(f"no gradient helper for backend {backend}")
+    """d sum(model(x)) / dx in inference mode."""
+    return input_gradient(lambda t: model(t, training=False), x)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

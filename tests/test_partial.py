@@ -6,36 +6,13 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import input_gradient as gradient
 from kerasgp.backbones.blocks import basic_block, dense_block, repeat
 from kerasgp.layers import AsymmetricResidual, ChannelSlice, MaskedResidual, StopGradient, csp_stage
 
 
 def _np(x):
     return keras.ops.convert_to_numpy(x)
-
-
-def gradient(fn, x):
-    """d sum(fn(x)) / dx with the active backend's own autodiff."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            total = tf.reduce_sum(fn(x))
-        return tape.gradient(total, x).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda t: fn(t).sum())(x))
-    if backend == "torch":
-        import torch
-
-        x = torch.tensor(x, requires_grad=True)
-        fn(x).sum().backward()
-        return x.grad.numpy()
-    pytest.skip(f"no gradient helper for backend {backend}")
 
 
 def _masked_reference(block, identity, k):

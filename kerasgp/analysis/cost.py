@@ -51,6 +51,7 @@ import keras
 import numpy as np
 
 from ..layers.norm import ScaleNorm
+from .graph import functional_graph
 
 COLUMNS = ("layer", "type", "output_shape", "params", "macs", "activations", "memory_access")
 
@@ -121,7 +122,7 @@ def cost(model: keras.Model, input_shape=None, bytes_per_element: int = 4,
     """
     import pandas as pd
 
-    graph = _graph_of(model)
+    graph = functional_graph(model)
     if graph is None:
         raise ValueError(f"cost() needs a Functional or Sequential model; got {type(model).__name__} "
                          f"{getattr(model, 'name', '')!r}, whose graph cannot be walked")
@@ -138,15 +139,6 @@ def cost(model: keras.Model, input_shape=None, bytes_per_element: int = 4,
         activation_bytes=activations * int(bytes_per_element), memory_access=int(per_layer["memory_access"].sum()),
         per_layer=per_layer, input_shape=tuple(tuple(x.shape[1:]) for x in inputs) if len(inputs) > 1
         else tuple(inputs[0].shape[1:]), name=model.name)
-
-
-def _graph_of(model):
-    """The Functional graph behind `model` (a Sequential keeps one once built), or None."""
-    if isinstance(model, keras.Sequential):
-        model = getattr(model, "_functional", None)
-    if isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth"):
-        return model
-    return None
 
 
 def _input_shapes(graph, input_shape) -> list[tuple]:
@@ -182,7 +174,7 @@ def _walk(graph, inputs: list, prefix: str, rows: list, seen: set, count_element
             args, kwargs = node.arguments.fill_in(specs)
             operation = node.operation
             flat_in = [x for x in keras.tree.flatten((args, kwargs)) if isinstance(x, keras.KerasTensor)]
-            inner = _graph_of(operation)
+            inner = functional_graph(operation)
             if inner is not None:  # a nested model: its layers become rows, named "outer/inner"
                 outputs = _walk(inner, flat_in, f"{prefix}{operation.name}/", rows, seen, count_elementwise)
             else:

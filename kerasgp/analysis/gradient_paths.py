@@ -69,6 +69,8 @@ from typing import Callable
 import keras
 import pandas as pd
 
+from .graph import functional_graph
+
 COLUMNS = ("layer", "type", "depth_from_input", "shortest", "longest", "num_paths", "timestamps",
            "num_sources", "num_outputs")
 
@@ -114,16 +116,6 @@ def _weighted_predicate(count) -> Callable:
     return lambda layer: any(test(layer) for test in tests)
 
 
-def _graph_of(model):
-    """The Function (graph) behind a Functional model or a built Sequential model, else None."""
-    if hasattr(model, "_nodes_by_depth") and hasattr(model, "_inputs") and hasattr(model, "_outputs"):
-        return model
-    functional = getattr(model, "_functional", None)  # keras.Sequential builds one on its first input
-    if functional is not None and hasattr(functional, "_nodes_by_depth"):
-        return functional
-    return None
-
-
 class _Graph:
     """Vertices = layer calls (inputs too), with predecessor sets; filled in topological order."""
 
@@ -152,7 +144,7 @@ class _Graph:
                 if any(id(tensor) not in vertex_of for tensor in tensors):
                     continue  # not computable from the inputs; Keras skips it too
                 producers = [vertex_of[id(tensor)] for tensor in tensors]
-                inner = _graph_of(node.operation)
+                inner = functional_graph(node.operation)
                 if inner is not None:  # a nested model: the gradient flows through its layers
                     outputs = self.expand(inner, producers, scope + (node.operation.name,))
                 else:
@@ -321,7 +313,7 @@ def gradient_paths(model, weighted_only: bool = True, count=("conv", "dense"),
         ("conv", "dense", "norm", "attention", "weights") or a predicate `layer -> bool`.
     respect_stop_gradient: drop the gradient through calls of classes named "StopGradient".
     """
-    function = _graph_of(model)
+    function = functional_graph(model)
     if function is None:
         raise ValueError("gradient_paths needs a Functional Keras model (or a built Sequential) whose graph "
                          f"it can walk; got {type(model).__name__}, which has no layer graph")

@@ -14,12 +14,14 @@ not what it was built to do (tflite-runtime 2.14 on x86 does not delegate an int
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import importlib
 import importlib.metadata
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -68,15 +70,35 @@ def _op_resolver_types(module):
     return getattr(module, "OpResolverType", None) or module.experimental.OpResolverType
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """The runtime's C++ logs ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") go straight to
+    file descriptor 2, once per process: a notebook would store them in whichever cell came first. The
+    bench reports XNNPACK in its own column, so the line is dropped."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def make_interpreter(model, threads: int = 1, xnnpack: bool = True, runtime=None):
-    """An interpreter for `model` (a path or the flatbuffer's bytes), tensors not yet allocated.
-    xnnpack=False builds it without the default delegate (the runtime's reference kernels)."""
+    """An interpreter for `model` (a path or the flatbuffer's bytes), its tensors allocated (which is
+    when the default delegate is applied). xnnpack=False builds it without the default delegate (the
+    runtime's reference kernels)."""
     module = runtime or load_runtime()[0]
     resolver = _op_resolver_types(module)
     source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
-    return module.Interpreter(**source, num_threads=threads,
-                              experimental_op_resolver_type=resolver.AUTO if xnnpack
-                              else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    with _native_stderr_silenced():
+        interpreter = module.Interpreter(**source, num_threads=threads,
+                                         experimental_op_resolver_type=resolver.AUTO if xnnpack
+                                         else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter.allocate_tensors()
+    return interpreter
 
 
 def delegated(interpreter) -> bool:

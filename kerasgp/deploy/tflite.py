@@ -19,6 +19,7 @@ Keras and TensorFlow are imported inside the functions that convert, never at mo
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -189,13 +190,38 @@ def _samples(representative, num_samples: int, input_shape: tuple) -> np.ndarray
     return samples
 
 
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    """Silence the export's INFO log ("Assets written to ...") and the converter's native prints
+    ("fully_quantize: 0, ...", written by C++ straight to file descriptors 1 and 2), which would
+    otherwise land in a lesson's stored outputs. The captured text is kept and attached to an error."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        for fd in saved:
+            os.dup2(captured.fileno(), fd)
+        try:
+            yield captured
+        finally:
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            logger.setLevel(level)
+
+
 def _convert_tensorflow(model, mode: str, representative, num_samples: int) -> tuple[bytes, list]:
     """(flatbuffer, output names) under the TensorFlow backend."""
     import tensorflow as tf
 
     shape = _input_shape(model)
     samples = _samples(representative, num_samples, shape) if mode == "int8" else None
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet_tensorflow() as captured:
         model.export(tmp, format="tf_saved_model", verbose=False,
                      input_signature=[tf.TensorSpec(shape, model.inputs[0].dtype)])
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
@@ -209,7 +235,10 @@ def _convert_tensorflow(model, mode: str, representative, num_samples: int) -> t
         try:
             content = converter.convert()
         except Exception as error:  # ConverterError, or a RuntimeError from the quantiser
-            raise ValueError(explain_failure(model, mode, error)) from error
+            captured.seek(0)
+            native = captured.read().decode(errors="replace").strip()[-2000:]
+            message = explain_failure(model, mode, error)
+            raise ValueError(message + (f"\nconverter output:\n{native}" if native else "")) from error
     return content, _output_names(model)
 
 
