@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from kerasgp.layers import elan_block, elan_tiny_block, elan_w_block, mp_downsample, osa_module
-from kerasgp.layers.aggregation import LEAKY_SLOPE, elan_concat_indices
+from kerasgp.backbones.common import DARKNET_LEAKY_SLOPE as LEAKY_SLOPE
+from kerasgp.layers.aggregation import elan_concat_indices
 
 
 def _block_model(block, in_channels=16, size=8, **kwargs):

@@ -29,12 +29,12 @@ import keras
 
 from ..layers.gradient import StopGradient
 from ..layers.partial import AsymmetricResidual, MaskedResidual, masked_channels
-from .common import conv_bn
+from .common import activation_layer, conv_bn, scale_depth
+
+conv_bn_act = conv_bn  # conv-BN-activation; "leaky" is Darknet's slope 0.1 (common.activation_layer)
 
 RESIDUALS = ("full", "masked", "asymmetric")
 STOP_GRADIENTS = (None, "identity", "block")
-# Darknet's `leaky` activation has slope 0.1 (keras' "leaky_relu" string means 0.2).
-DARKNET_LEAKY_SLOPE = 0.1
 
 
 def scale_width(channels: int, width: float, divisor: int = 8) -> int:
@@ -45,28 +45,6 @@ def scale_width(channels: int, width: float, divisor: int = 8) -> int:
     value = channels * width
     rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return rounded + divisor if rounded < 0.9 * value else rounded
-
-
-def scale_depth(repeats: int, depth: float) -> int:
-    """repeats * depth rounded half up, at least 1."""
-    if depth <= 0:
-        raise ValueError(f"depth must be > 0, got {depth}")
-    return max(1, int(repeats * depth + 0.5))
-
-
-def activation_layer(x, activation: str | None, name: str):
-    """"leaky" is Darknet's LeakyReLU(0.1); any other string is a Keras activation ("relu", "mish", ...)."""
-    if activation is None:
-        return x
-    if activation == "leaky":
-        return keras.layers.LeakyReLU(negative_slope=DARKNET_LEAKY_SLOPE, name=f"{name}_leaky")(x)
-    return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
-
-
-def conv_bn_act(x, filters: int, kernel_size: int, stride: int = 1, *, name: str, activation: str | None = "relu"):
-    """`common.conv_bn` with Darknet's "leaky" understood as well."""
-    x = conv_bn(x, filters, kernel_size, stride, name=name, activation=None)
-    return activation_layer(x, activation, name)
 
 
 def _check_options(residual: str, stop_gradient: str | None):

@@ -5,6 +5,9 @@ import keras
 
 # PyTorch's BatchNorm epsilon; Keras defaults to 1e-3, which breaks an exact port of torch weights.
 BN_EPSILON = 1e-5
+# Darknet's `leaky` (and YOLOv7's nn.LeakyReLU(0.1)) has slope 0.1; Keras' "leaky_relu" string means 0.2,
+# so "leaky" and "leaky_relu" passed to conv_bn / activation_layer both mean slope 0.1 here.
+DARKNET_LEAKY_SLOPE = 0.1
 PADDINGS = ("same", "symmetric")
 
 
@@ -24,6 +27,28 @@ def pad(x, kernel_size: int, stride: int, padding: str, name: str):
     return x, "same"
 
 
+def activation_layer(x, activation: str | None, name: str):
+    """None: x unchanged; "leaky"/"leaky_relu": LeakyReLU(0.1); any other string: that Keras activation."""
+    if activation is None:
+        return x
+    if activation in ("leaky", "leaky_relu"):
+        return keras.layers.LeakyReLU(negative_slope=DARKNET_LEAKY_SLOPE, name=f"{name}_leaky")(x)
+    return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+
+
+def scale_depth(repeats: int, depth: float) -> int:
+    """repeats * depth rounded half up, at least 1."""
+    if depth <= 0:
+        raise ValueError(f"depth must be > 0, got {depth}")
+    return max(1, int(repeats * depth + 0.5))
+
+
+def check_multipliers(width, depth) -> None:
+    for key, value in (("width", width), ("depth", depth)):
+        if not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{key} must be a positive number, got {value!r}")
+
+
 def conv_bn(x, filters: int, kernel_size: int, stride: int = 1, *, name: str, padding: str = "same",
             activation: str | None = "relu", depthwise: bool = False):
     x, mode = pad(x, kernel_size, stride, padding, name)
@@ -32,11 +57,17 @@ def conv_bn(x, filters: int, kernel_size: int, stride: int = 1, *, name: str, pa
     else:
         x = keras.layers.Conv2D(filters, kernel_size, stride, padding=mode, use_bias=False, name=name)(x)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.9, name=f"{name}_bn")(x)
-    if activation:
-        x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
-    return x
+    return activation_layer(x, activation or None, name)
 
 
 def classifier(x, num_classes: int, name: str = "head"):
     x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
     return keras.layers.Dense(num_classes, name=f"{name}_fc")(x)
+
+
+def backbone_model(inputs, features: dict, include_top: bool, num_classes: int, name: str) -> keras.Model:
+    """The registry's output convention: the dict of feature maps, or the logits of a pooled classifier
+    on the stride-32 map."""
+    if include_top:
+        return keras.Model(inputs, classifier(features["stride32"], num_classes), name=name)
+    return keras.Model(inputs, features, name=name)

@@ -29,7 +29,8 @@ from ..layers.partial import csp_stage
 from .blocks import conv_bn_act, repeat, scale_depth, scale_width
 from .resnet import STAGE_CHANNELS as RESNET_STAGE_CHANNELS
 from .resnet import STAGE_REPEATS as RESNET_STAGE_REPEATS
-from .resnet import backbone_model, stem
+from .common import backbone_model
+from .resnet import stem
 
 DARKNET_STEM_CHANNELS = 32
 DARKNET_STAGE_CHANNELS = (64, 128, 256, 512, 1024)
@@ -60,8 +61,8 @@ def csp_resnet(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 
         x = csp_stage(x, repeat(block, units), channels, name=f"stage{stage}", split=split, transition=transition,
                       part_ratio=part_ratio)
         features[f"stride{2 ** (stage + 1)}"] = x
-    return backbone_model(inputs, features, x, include_top, num_classes,
-                  name or f"csp_resnet_{block}_{split}_{transition}_w{width}_d{depth}")
+    return backbone_model(inputs, features, include_top, num_classes,
+                          name or f"csp_resnet_{block}_{split}_{transition}_w{width}_d{depth}")
 
 
 def cspdarknet(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
@@ -85,5 +86,5 @@ def cspdarknet(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 
             x = csp_stage(x, repeat("darknet", units, activation=activation), channels, **options)
         if stage > 1:
             features[f"stride{2 ** stage}"] = x
-    return backbone_model(inputs, features, x, include_top, num_classes,
-                  name or f"cspdarknet_{split}_{transition}_w{width}_d{depth}")
+    return backbone_model(inputs, features, include_top, num_classes,
+                          name or f"cspdarknet_{split}_{transition}_w{width}_d{depth}")

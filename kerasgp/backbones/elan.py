@@ -33,7 +33,7 @@ import math
 import keras
 
 from ..layers.aggregation import conv_bn_act, elan_block, elan_tiny_block, mp_downsample
-from .common import check_padding, classifier
+from .common import backbone_model, check_multipliers, check_padding, scale_depth
 
 ELAN_STEM = (32, 64, 64, 128)
 ELAN_STAGES = (64, 128, 256, 256)  # ELAN branch width c of stages 2-5 (yolov7.yaml layers 4, 17, 30, 43)
@@ -44,23 +44,6 @@ TINY_STAGES = (32, 64, 128, 256)  # tiny block width c of stages 2-5 (yolov7-tin
 def scale_channels(channels: int, width: float, divisor: int = 8) -> int:
     """`channels * width` rounded up to a multiple of `divisor` (YOLOv5/v7's make_divisible)."""
     return max(divisor, math.ceil(channels * width / divisor) * divisor)
-
-
-def scale_depth(count: int, depth: float) -> int:
-    """`count * depth` rounded half up, at least 1."""
-    return max(1, math.floor(count * depth + 0.5))
-
-
-def check_multipliers(width, depth) -> None:
-    for key, value in (("width", width), ("depth", depth)):
-        if not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"{key} must be a positive number, got {value!r}")
-
-
-def features_or_logits(inputs, features, include_top: bool, num_classes: int, name: str) -> keras.Model:
-    if include_top:
-        return keras.Model(inputs, classifier(features["stride32"], num_classes), name=name)
-    return keras.Model(inputs, features, name=name)
 
 
 def elan(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
@@ -82,7 +65,7 @@ def elan(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), in
         x = elan_block(x, scale_channels(channels, width), f"stage{stage}_elan", num_pairs=num_pairs,
                        activation=activation, padding=padding)
         features[f"stride{2 ** stage}"] = x
-    return features_or_logits(inputs, features, include_top, num_classes, name or f"elan_w{width}_d{depth}")
+    return backbone_model(inputs, features, include_top, num_classes, name or f"elan_w{width}_d{depth}")
 
 
 def elan_tiny(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
@@ -104,4 +87,4 @@ def elan_tiny(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3
         x = elan_tiny_block(x, scale_channels(channels, width), f"stage{stage}_elan", num_convs=num_convs,
                             activation=activation, padding=padding)
         features[f"stride{2 ** stage}"] = x
-    return features_or_logits(inputs, features, include_top, num_classes, name or f"elan_tiny_w{width}_d{depth}")
+    return backbone_model(inputs, features, include_top, num_classes, name or f"elan_tiny_w{width}_d{depth}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 
 from .blocks import basic_block, bottleneck_block, conv_bn_act, plain_block, scale_depth, scale_width
-from .common import classifier
+from .common import backbone_model
 
 STEM_CHANNELS = 64
 STAGE_CHANNELS = {"basic": (64, 128, 256, 512), "bottleneck": (256, 512, 1024, 2048), "plain": (64, 128, 256, 512)}
@@ -43,13 +43,6 @@ def _stage_repeats(block: str, depth: float, repeats) -> list[int]:
     return [scale_depth(n, depth) for n in repeats]
 
 
-def backbone_model(inputs, features: dict, x, include_top: bool, num_classes: int, name: str):
-    """The registry's output convention: the dict of feature maps, or logits of a pooled classifier on x."""
-    if include_top:
-        return keras.Model(inputs, classifier(x, num_classes), name=name)
-    return keras.Model(inputs, features, name=name)
-
-
 def plain(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
           num_classes: int = 1000, name: str | None = None, *, repeats=None, layers_per_unit: int = 2) -> keras.Model:
     """ResNet's layout with every shortcut removed: stages of `repeats` units of `layers_per_unit` 3x3 convs."""
@@ -63,7 +56,7 @@ def plain(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), i
             x = plain_block(x, scale_width(channels, width), f"stage{stage}_{i}", num_layers=layers_per_unit,
                             stride=stride)
         features[f"stride{2 ** (stage + 1)}"] = x
-    return backbone_model(inputs, features, x, include_top, num_classes, name or f"plain_w{width}_d{depth}")
+    return backbone_model(inputs, features, include_top, num_classes, name or f"plain_w{width}_d{depth}")
 
 
 def resnet(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
@@ -84,7 +77,7 @@ def resnet(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), 
                      fraction=fraction, stop_gradient=stop_gradient)
         features[f"stride{2 ** (stage + 1)}"] = x
     default = f"resnet_{block}" if residual == "full" else f"resnet_{block}_{residual}"
-    return backbone_model(inputs, features, x, include_top, num_classes, name or f"{default}_w{width}_d{depth}")
+    return backbone_model(inputs, features, include_top, num_classes, name or f"{default}_w{width}_d{depth}")
 
 
 def prn_resnet(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,

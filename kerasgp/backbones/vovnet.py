@@ -35,8 +35,8 @@ from __future__ import annotations
 import keras
 
 from ..layers.aggregation import conv_bn_act, osa_module
-from .common import check_padding
-from .elan import check_multipliers, features_or_logits, scale_channels, scale_depth
+from .common import backbone_model, check_multipliers, check_padding, scale_depth
+from .elan import scale_channels
 
 STEM = (64, 64, 128)
 VARIANTS = {
@@ -82,4 +82,4 @@ def vovnet(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), 
         features[f"stride{2 ** stage}"] = x
     suffix = "" if plan == "per_module" else "_planned"
     name = name or f"vovnet{variant}{suffix}_w{width}_d{depth}"
-    return features_or_logits(inputs, features, include_top, num_classes, name)
+    return backbone_model(inputs, features, include_top, num_classes, name)

@@ -71,19 +71,20 @@ def _op_resolver_types(module):
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
-    """The runtime's C++ logs ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") go straight to
-    file descriptor 2, once per process: a notebook would store them in whichever cell came first. The
-    bench reports XNNPACK in its own column, so the line is dropped."""
+def native_output_to(target, fds=(2,)):
+    """Point file descriptors `fds` at the open file `target` for the block. C++ runtimes print straight
+    to the descriptors, past Python's sys.stdout/sys.stderr, so only this catches them."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = {fd: os.dup(fd) for fd in fds}
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
+        for fd in saved:
+            os.dup2(target.fileno(), fd)
+        yield target
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def make_interpreter(model, threads: int = 1, xnnpack: bool = True, runtime=None):
@@ -93,7 +94,9 @@ def make_interpreter(model, threads: int = 1, xnnpack: bool = True, runtime=None
     module = runtime or load_runtime()[0]
     resolver = _op_resolver_types(module)
     source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
-    with _native_stderr_silenced():
+    # The runtime logs "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." once per process, to fd 2:
+    # a notebook would store it in whichever cell came first. XNNPACK has its own column, so drop the line.
+    with open(os.devnull, "w") as devnull, native_output_to(devnull):
         interpreter = module.Interpreter(**source, num_threads=threads,
                                          experimental_op_resolver_type=resolver.AUTO if xnnpack
                                          else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -133,7 +136,6 @@ def measure(model_path, threads: int = 1, runs: int = 100, warmup: int = 10, xnn
         raise FileNotFoundError(f"{path}: no such .tflite file")
     module, runtime = load_runtime()
     interpreter = make_interpreter(path, threads, xnnpack, module)
-    interpreter.allocate_tensors()
     rng = np.random.default_rng(seed)
     inputs = interpreter.get_input_details()
     for detail in inputs:

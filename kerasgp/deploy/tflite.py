@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench import make_interpreter
+from .bench import make_interpreter, native_output_to
 
 MODES = ("float32", "dynamic", "int8")
 # Keras' SavedModel export names the outputs of a single tensor or a list/tuple output_0, output_1, ...
@@ -200,19 +200,11 @@ def _quiet_tensorflow():
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = {fd: os.dup(fd) for fd in (1, 2)}
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        for fd in saved:
-            os.dup2(captured.fileno(), fd)
-        try:
+    try:
+        with tempfile.TemporaryFile(mode="w+b") as captured, native_output_to(captured, fds=(1, 2)):
             yield captured
-        finally:
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-            logger.setLevel(level)
+    finally:
+        logger.setLevel(level)
 
 
 def _convert_tensorflow(model, mode: str, representative, num_samples: int) -> tuple[bytes, list]:
@@ -389,7 +381,6 @@ def op_report(model) -> dict:
     float_ops lists the ops left in float (or hybrid) other than the quantize/dequantize ops.
     """
     interpreter = make_interpreter(_content(model), xnnpack=False)  # the model's own ops, not a delegate node
-    interpreter.allocate_tensors()
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()
     produced = {int(i) for op in ops for i in op["outputs"]}

@@ -24,22 +24,15 @@ from __future__ import annotations
 
 import keras
 
-# YOLOv7-tiny's cfg writes nn.LeakyReLU(0.1) on every conv (Darknet's "leaky"); Keras' own leaky_relu
-# defaults to a slope of 0.2, so "leaky_relu" here always means slope 0.1.
-LEAKY_SLOPE = 0.1
-
-
 def conv_bn_act(x, filters: int, kernel_size: int, stride: int = 1, *, name: str, activation: str | None = "silu",
                 padding: str = "same"):
     """Conv (no bias) + BN + activation: YOLOv7's `Conv` module (models/common.py; SiLU by default) and
-    VoVNet's conv3x3/conv1x1 (with ReLU). activation="leaky_relu" is LeakyReLU(0.1)."""
+    VoVNet's conv3x3/conv1x1 (with ReLU). activation="leaky_relu" is LeakyReLU(0.1), YOLOv7-tiny's
+    nn.LeakyReLU(0.1) (backbones.common.activation_layer)."""
     # Imported here, not at the top: kerasgp.backbones imports this module, and a top-level import of
     # kerasgp.backbones.common would make `import kerasgp.layers` circular.
     from ..backbones.common import conv_bn
 
-    if activation == "leaky_relu":
-        x = conv_bn(x, filters, kernel_size, stride, name=name, padding=padding, activation=None)
-        return keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"{name}_leaky")(x)
     return conv_bn(x, filters, kernel_size, stride, name=name, padding=padding, activation=activation)
 
 
