@@ -14,7 +14,8 @@ laid out as the official cfg files of WongKinYiu/yolov7 lay out their `backbone:
   stage3-5 MaxPool 2x2/2, tiny ELAN c=64/128/256 -> 128/256/512                 (layers 8-28,  stride8/16/32)
 
 width multiplies every channel count and rounds up to a multiple of 8 (the cfg parser's
-`make_divisible(c * width_multiple, 8)`, a ceiling, in models/yolo.py); the MP-1 branches stay at half the
+`make_divisible(c * width_multiple, 8)`, a ceiling, in models/yolo.py; `divisor` changes the 8, which
+lets a study at small widths land nearer a parameter budget); the MP-1 branches stay at half the
 stage input, as in every YOLOv7 cfg. depth multiplies the 3x3 chain of each block: ELAN num_pairs =
 max(1, round(2 * depth)) (depth 1.5 gives yolov7x.yaml's three pairs, whose concat [-1,-3,-5,-7,-8] and
 5c transition follow from the same rule), tiny num_convs = max(1, round(2 * depth)). Simplification: the
@@ -43,12 +44,14 @@ TINY_STAGES = (32, 64, 128, 256)  # tiny block width c of stages 2-5 (yolov7-tin
 
 def scale_channels(channels: int, width: float, divisor: int = 8) -> int:
     """`channels * width` rounded up to a multiple of `divisor` (YOLOv5/v7's make_divisible)."""
+    if not isinstance(divisor, int) or divisor < 1:
+        raise ValueError(f"divisor must be a positive integer, got {divisor!r}")
     return max(divisor, math.ceil(channels * width / divisor) * divisor)
 
 
 def elan(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
          num_classes: int = 1000, name: str | None = None, activation: str = "silu",
-         padding: str = "same") -> keras.Model:
+         padding: str = "same", divisor: int = 8) -> keras.Model:
     """YOLOv7's ELAN backbone (module docstring): a dict of stride4/8/16/32 feature maps, or logits."""
     check_multipliers(width, depth)
     check_padding(padding)
@@ -56,13 +59,13 @@ def elan(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), in
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for i, (channels, stride) in enumerate(zip(ELAN_STEM, (1, 2, 1, 2)), start=1):
-        x = conv_bn_act(x, scale_channels(channels, width), 3, stride, name=f"stem_conv{i}", activation=activation,
+        x = conv_bn_act(x, scale_channels(channels, width, divisor), 3, stride, name=f"stem_conv{i}", activation=activation,
                         padding=padding)
     features = {}
     for stage, channels in enumerate(ELAN_STAGES, start=2):
         if stage > 2:
             x = mp_downsample(x, x.shape[-1] // 2, f"stage{stage}_mp", activation=activation, padding=padding)
-        x = elan_block(x, scale_channels(channels, width), f"stage{stage}_elan", num_pairs=num_pairs,
+        x = elan_block(x, scale_channels(channels, width, divisor), f"stage{stage}_elan", num_pairs=num_pairs,
                        activation=activation, padding=padding)
         features[f"stride{2 ** stage}"] = x
     return backbone_model(inputs, features, include_top, num_classes, name or f"elan_w{width}_d{depth}")
@@ -70,7 +73,7 @@ def elan(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), in
 
 def elan_tiny(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
               num_classes: int = 1000, name: str | None = None, activation: str = "leaky_relu",
-              padding: str = "same") -> keras.Model:
+              padding: str = "same", divisor: int = 8) -> keras.Model:
     """YOLOv7-tiny's backbone (module docstring): a dict of stride4/8/16/32 feature maps, or logits."""
     check_multipliers(width, depth)
     check_padding(padding)
@@ -78,13 +81,13 @@ def elan_tiny(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for i, channels in enumerate(TINY_STEM, start=1):
-        x = conv_bn_act(x, scale_channels(channels, width), 3, 2, name=f"stem_conv{i}", activation=activation,
+        x = conv_bn_act(x, scale_channels(channels, width, divisor), 3, 2, name=f"stem_conv{i}", activation=activation,
                         padding=padding)
     features = {}
     for stage, channels in enumerate(TINY_STAGES, start=2):
         if stage > 2:
             x = keras.layers.MaxPool2D(2, 2, padding="same", name=f"stage{stage}_pool")(x)
-        x = elan_tiny_block(x, scale_channels(channels, width), f"stage{stage}_elan", num_convs=num_convs,
+        x = elan_tiny_block(x, scale_channels(channels, width, divisor), f"stage{stage}_elan", num_convs=num_convs,
                             activation=activation, padding=padding)
         features[f"stride{2 ** stage}"] = x
     return backbone_model(inputs, features, include_top, num_classes, name or f"elan_tiny_w{width}_d{depth}")

@@ -55,6 +55,12 @@ STUDIES = {
         "csp_resnet": {"backbone": "csp_resnet", "weights": None, "backbone_options": {"width": 0.4375}},
         "elan_tiny": {"backbone": "elan_tiny", "weights": None, "backbone_options": {"width": 0.625}},
         "vovnet_planned": {"backbone": "vovnet_planned", "weights": None, "backbone_options": {"width": 0.1875}},
+        # The rest of issue 5's families. ELAN's channels round to multiples of 8 and jump from -11% to +12%
+        # between widths 0.25 and 0.26, so its row rounds to multiples of 4 instead.
+        "plain": {"backbone": "plain", "weights": None, "backbone_options": {"width": 0.3125}},
+        "cspdarknet": {"backbone": "cspdarknet", "weights": None, "backbone_options": {"width": 0.2}},
+        "elan": {"backbone": "elan", "weights": None, "backbone_options": {"width": 0.26, "divisor": 4}},
+        "vovnet": {"backbone": "vovnet", "weights": None, "backbone_options": {"width": 0.203125}},
     },
 }
 
