@@ -177,6 +177,17 @@ def test_width_rounds_channels_up_to_multiples_of_eight():
     assert [v.shape[-1] for v in model.output.values()] == [16, 16, 32, 64]  # 2 x (8, 8, 16, 32)
 
 
+def test_divisor_sets_the_multiple_channels_round_up_to():
+    # elan at width 0.26: stem 32 x 0.26 = 8.3 -> 12 with divisor 4 (16 with 8); ELAN c = 64 x 0.26 = 16.6
+    # -> 20, so stage 2's 4c output is 80 (96 with 8).
+    four = backbones.get("elan", width=0.26, divisor=4, input_shape=(32, 32, 3))
+    eight = backbones.get("elan", width=0.26, input_shape=(32, 32, 3))
+    assert (four.get_layer("stem_conv1").filters, eight.get_layer("stem_conv1").filters) == (12, 16)
+    assert (four.output["stride4"].shape[-1], eight.output["stride4"].shape[-1]) == (80, 96)
+    with pytest.raises(ValueError, match="divisor must be a positive integer, got 0"):
+        backbones.get("elan_tiny", divisor=0)
+
+
 def test_include_top_gives_logits():
     for name in ("elan", "elan_tiny", "vovnet_planned"):
         model = backbones.get(name, width=0.125, include_top=True, num_classes=7, input_shape=(32, 32, 3))

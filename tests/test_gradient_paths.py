@@ -279,3 +279,55 @@ def test_summary_and_plot_describe_the_report():
     ax = report.plot()
     assert len(ax.lines) == 2 and list(ax.lines[1].get_ydata()) == [1, 2, 1]  # shortest: stem, block_a, block_b
     matplotlib.pyplot.close("all")
+
+
+def stem_blocks_head(num_blocks, residual):
+    """conv stem, `num_blocks` two-conv blocks (residual or plain), 1x1 conv head."""
+    inputs = keras.Input((8, 8, 4))
+    x = conv(inputs, "stem")
+    for i in range(num_blocks):
+        x = residual_block(x, f"block{i}") if residual else conv_bn_relu(conv_bn_relu(x, f"block{i}_a"), f"block{i}_b")
+    return keras.Model(inputs, conv(x, "head"))
+
+
+@pytest.mark.parametrize("num_blocks", [1, 2, 3, 5])
+def test_stacking_residual_blocks_lengthens_only_the_longest_path_and_plain_blocks_lengthen_both(num_blocks):
+    # The paper's rule (Sec. 3, layer level): each residual block adds its two convs to the stem's longest
+    # path, while the identities keep its shortest path at stem + head = 2. A plain block has no identity,
+    # so both paths grow by two.
+    residual = gradient_paths(stem_blocks_head(num_blocks, residual=True)).row("stem")
+    plain = gradient_paths(stem_blocks_head(num_blocks, residual=False)).row("stem")
+    assert (residual["shortest"], residual["longest"]) == (2, 2 + 2 * num_blocks)
+    assert plain["shortest"] == plain["longest"] == 2 + 2 * num_blocks
+
+
+def osa_stack(num_modules, planned):
+    from kerasgp.layers import osa_module
+
+    inputs = keras.Input((8, 8, 4))
+    x = conv(inputs, "stem")
+    for i in range(num_modules):
+        last = i == num_modules - 1
+        x = osa_module(x, 4, 8, layers_per_block=3, transition=last or not planned, name=f"osa{i}")
+    return keras.Model(inputs, conv(x, "head"))
+
+
+@pytest.mark.parametrize("num_modules", [1, 2, 4])
+def test_each_osa_transition_lengthens_every_earlier_layers_shortest_path_by_one(num_modules):
+    # An OSA module's concat passes its input straight to the 1x1 transition, so crossing a module costs
+    # one layer (the transition) on the shortest path: adding a module with its transition lengthens the
+    # shortest path of every layer before it by exactly one. The planned stack has one transition in all,
+    # so adding modules leaves the earlier layers' shortest paths unchanged.
+    def shortest(model):
+        return gradient_paths(model).per_layer.set_index("layer")["shortest"]
+
+    shorter = shortest(osa_stack(num_modules, planned=False)).drop("head")
+    longer = shortest(osa_stack(num_modules + 1, planned=False))
+    assert len(shorter) == 1 + 4 * num_modules and (longer[shorter.index] - shorter == 1).all()
+    assert shorter["stem"] == 1 + num_modules + 1  # stem, each transition, head
+    planned = shortest(osa_stack(num_modules, planned=True)).drop("head")
+    planned_longer = shortest(osa_stack(num_modules + 1, planned=True))
+    # (the shorter stack's one transition moves to the new last module, so compare the other layers)
+    kept = [name for name in planned.index if not name.endswith("_transition")]
+    assert (planned_longer[kept] == planned[kept]).all() and planned["stem"] == 3
+    assert (planned_longer["osa0_conv1"], longer["osa0_conv1"]) == (3, 2 + num_modules + 1)

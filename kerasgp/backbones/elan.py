@@ -59,8 +59,8 @@ def elan(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3), in
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for i, (channels, stride) in enumerate(zip(ELAN_STEM, (1, 2, 1, 2)), start=1):
-        x = conv_bn_act(x, scale_channels(channels, width, divisor), 3, stride, name=f"stem_conv{i}", activation=activation,
-                        padding=padding)
+        x = conv_bn_act(x, scale_channels(channels, width, divisor), 3, stride, name=f"stem_conv{i}",
+                        activation=activation, padding=padding)
     features = {}
     for stage, channels in enumerate(ELAN_STAGES, start=2):
         if stage > 2:
@@ -81,8 +81,8 @@ def elan_tiny(width: float = 1.0, depth: float = 1.0, input_shape=(None, None, 3
     inputs = keras.Input(input_shape, name="image")
     x = inputs
     for i, channels in enumerate(TINY_STEM, start=1):
-        x = conv_bn_act(x, scale_channels(channels, width, divisor), 3, 2, name=f"stem_conv{i}", activation=activation,
-                        padding=padding)
+        x = conv_bn_act(x, scale_channels(channels, width, divisor), 3, 2, name=f"stem_conv{i}",
+                        activation=activation, padding=padding)
     features = {}
     for stage, channels in enumerate(TINY_STAGES, start=2):
         if stage > 2:

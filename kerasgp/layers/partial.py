@@ -1,9 +1,9 @@
 """Partial connections: PRN's residuals over part of the channels, and CSPNet's cross-stage partial stage.
 
-Layer level (Wang, Liao, Yeh, Wu, Chen, Hsieh, "Enriching Variety of Layer-wise Learning Information by
+Layer level (Wang, Liao, Chen, Hsieh, "Enriching Variety of Layer-wise Learning Information by
 Gradient Combination", ICCVW 2019 = PRN, partial residual networks; revisited in Wang, Liao, Yeh,
-"Designing Network Design Strategies Through Gradient Path Analysis", 2022, Sec. 4.1 "layer-level
-design"):
+"Designing Network Design Strategies Through Gradient Path Analysis", 2022, as its
+layer-level strategy):
 - `MaskedResidual`: the identity is added to only the first k channels of the block's output; the other
   channels carry F(x) alone, so their weights receive gradient only through the block (a different
   gradient timestamp and source than the masked-in channels).

@@ -1,0 +1,404 @@
+"""The pose losses against NumPy references on fixed inputs; target weights; shapes; gradients; the RLE
+training graph and the inference model cut from it (no flow)."""
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import input_gradient
+from kerasgp.data import targets as T
+from kerasgp.pose import losses as L
+from kerasgp.pose.flow import RealNVP
+
+RNG = np.random.default_rng(0)
+B, K = 3, 4
+INPUT = (32, 32)
+KEYPOINTS = RNG.uniform(0, 31, (B, K, 2)).astype("float32")
+WEIGHTS = np.array([[1, 1, 0, 1], [1, 0, 1, 1], [0, 1, 1, 1]], "float32")
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x).astype("float64")
+
+
+def _close(got, expected):
+    np.testing.assert_allclose(_np(got), expected, rtol=1e-5, atol=1e-6)
+
+
+def _mean_over_joints(per_joint, weights):  # mmpose: sum(w * loss) / (B * K)
+    return (per_joint * weights).sum() / per_joint.size
+
+
+def _log_softmax(z, axis=-1):
+    z = z.astype("float64")
+    z = z - z.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+
+
+# ---------------------------------------------------------------------------------------------- SmoothL1
+def _smooth_l1_reference(y_true, y_pred, beta=1.0):
+    d = np.abs(y_pred.astype("float64") - y_true)
+    return np.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta).mean(-1)
+
+
+def test_smooth_l1_matches_torch_definition_and_counts_zero_weight_joints_in_the_mean():
+    y_true = T.coordinate_targets(KEYPOINTS, INPUT)
+    y_pred = y_true + RNG.normal(scale=1.0, size=y_true.shape).astype("float32")  # both branches of beta=1
+    reference = _smooth_l1_reference(y_true, y_pred)
+    assert (np.abs(y_pred - y_true) > 1).any() and (np.abs(y_pred - y_true) < 1).any()
+    _close(L.smooth_l1_loss(y_true, y_pred), reference.mean())
+    _close(L.smooth_l1_loss(y_true, y_pred, WEIGHTS), _mean_over_joints(reference, WEIGHTS))
+    _close(L.SmoothL1Loss()(y_true, y_pred, sample_weight=WEIGHTS), _mean_over_joints(reference, WEIGHTS))
+    _close(L.SmoothL1Loss(beta=0.5)(y_true, y_pred), _smooth_l1_reference(y_true, y_pred, 0.5).mean())
+    # dsntnn's convention instead: divide by the number of weighted joints
+    _close(L.SmoothL1Loss(reduction="mean_with_sample_weight")(y_true, y_pred, sample_weight=WEIGHTS),
+           (reference * WEIGHTS).sum() / WEIGHTS.sum())
+
+
+def test_a_zero_weight_joint_contributes_nothing_whatever_its_prediction():
+    y_true = T.coordinate_targets(KEYPOINTS, INPUT)
+    y_pred = y_true + 0.1
+    wild = y_pred.copy()
+    wild[WEIGHTS == 0] += 100.0
+    assert np.isclose(_np(L.smooth_l1_loss(y_true, y_pred, WEIGHTS)), _np(L.smooth_l1_loss(y_true, wild, WEIGHTS)))
+    # the denominator still counts it: with the same error on every joint, the loss scales with mean(weight)
+    assert np.isclose(_np(L.smooth_l1_loss(y_true, wild, WEIGHTS)),
+                      _np(L.smooth_l1_loss(y_true, y_pred)) * WEIGHTS.mean())
+
+
+# ---------------------------------------------------------------------------------------------- heatmap MSE
+def test_heatmap_mse_is_the_weighted_mean_of_squared_errors_and_loss_weight_half_is_simplebaseline():
+    y_true = T.heatmap_targets(KEYPOINTS, WEIGHTS, INPUT, stride=4)  # (B, 8, 8, K)
+    y_pred = y_true + RNG.normal(scale=0.1, size=y_true.shape).astype("float32")
+    per_joint = ((y_pred.astype("float64") - y_true) ** 2).mean(axis=(1, 2))
+    _close(L.heatmap_mse_loss(y_true, y_pred, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+    # mmpose KeypointMSELoss: mean over B, K, h, w of mask * squared error
+    mask = WEIGHTS[:, None, None, :]
+    _close(L.heatmap_mse_loss(y_true, y_pred, WEIGHTS), (mask * (y_pred.astype("float64") - y_true) ** 2).mean())
+    _close(L.HeatmapMSELoss(loss_weight=0.5)(y_true, y_pred, sample_weight=WEIGHTS),
+           0.5 * _mean_over_joints(per_joint, WEIGHTS))
+
+
+# ---------------------------------------------------------------------------------------------- SimDR / SA-SimDR
+def _one_hot_simcc(keypoints, input_size, split_ratio=2.0):
+    """SimDR's labels: the bin round(k * coordinate), one-hot, per axis."""
+    out = []
+    for axis, size in enumerate(input_size):
+        bins = int(size * split_ratio)
+        index = np.clip(np.round(keypoints[..., axis] * split_ratio).astype(int), 0, bins - 1)
+        out.append(np.eye(bins, dtype="float32")[index])
+    return out
+
+
+def test_simdr_cross_entropy_on_one_hot_labels_matches_numpy_and_equals_the_kl():
+    labels_x, _ = _one_hot_simcc(KEYPOINTS, INPUT)
+    logits = RNG.normal(size=labels_x.shape).astype("float32")
+    per_joint = -(labels_x * _log_softmax(logits)).sum(-1)
+    _close(L.simcc_cross_entropy(labels_x, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+    _close(L.SimCCCrossEntropy()(labels_x, logits, sample_weight=WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+    _close(L.simcc_kl_divergence(labels_x, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+
+
+@pytest.mark.parametrize("sigma", [4.0, 6.0])
+def test_sa_simdr_kl_to_gaussian_labels_matches_numpy(sigma):
+    labels_x, labels_y = T.simcc_targets(KEYPOINTS, WEIGHTS, INPUT, split_ratio=2.0, sigma=sigma)
+    for labels in (labels_x, labels_y):
+        logits = RNG.normal(size=labels.shape).astype("float32")
+        p = labels.astype("float64")
+        entropy = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        per_joint = (entropy - p * _log_softmax(logits)).sum(-1)
+        _close(L.simcc_kl_divergence(labels, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+        _close(L.SimCCKLDivergence()(labels, logits, sample_weight=WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+        # logits = log(label) reproduce the label: the KL is 0 there
+        exact = np.log(np.maximum(labels, 1e-30)).astype("float32")
+        assert abs(_np(L.simcc_kl_divergence(labels, exact, WEIGHTS))) < 1e-5
+
+
+# ---------------------------------------------------------------------------------------------- DSNT
+def _dsnt_reference(y_true, logits, sigma, weight):
+    """dsntnn: flat_softmax, dsnt, euclidean_losses, make_gauss (normalised units), js_reg_losses."""
+    batch, height, width, joints = logits.shape
+    flat = logits.transpose(0, 3, 1, 2).reshape(batch, joints, -1)
+    p = np.exp(_log_softmax(flat)).reshape(batch, joints, height, width)
+    lin = lambda n: np.linspace(-(n - 1) / n, (n - 1) / n, n)  # noqa: E731  dsntnn's _normalized_linspace
+    coords = np.stack([(p.sum(2) * lin(width)).sum(-1), (p.sum(3) * lin(height)).sum(-1)], -1)
+    euclid = np.sqrt(((coords - y_true) ** 2).sum(-1))
+    gx = np.exp(-0.5 * ((lin(width) - y_true[..., 0:1]) / sigma) ** 2)
+    gy = np.exp(-0.5 * ((lin(height) - y_true[..., 1:2]) / sigma) ** 2)
+    gauss = gy[..., :, None] * gx[..., None, :]
+    gauss = gauss / (gauss.sum(axis=(2, 3), keepdims=True) + 1e-24)
+    kl = lambda a, b: (a * (np.log(a + 1e-24) - np.log(b + 1e-24))).sum(axis=(2, 3))  # noqa: E731
+    m = 0.5 * (p + gauss)
+    return coords, euclid + weight * (0.5 * kl(p, m) + 0.5 * kl(gauss, m))
+
+
+def test_dsnt_sigma_is_one_map_pixel_in_normalised_units():
+    assert L.dsnt_sigma(8) == 0.25 and L.dsnt_sigma(16) == 0.125 and L.dsnt_sigma(8, pixels=2) == 0.5
+    with pytest.raises(ValueError, match="map_size >= 1"):
+        L.dsnt_sigma(0)
+
+
+def test_normalised_coordinates_put_pixel_centres_on_the_cell_centres_of_the_map():
+    # a 32 input over an 8 map: cell i covers pixels 4i..4i+3, centre pixel 4i + 1.5
+    cells = np.arange(8, dtype="float32")
+    centres = np.stack([4 * cells + 1.5, 4 * cells + 1.5], -1)[None]
+    assert np.allclose(L.normalized_coordinates(centres, INPUT)[0, :, 0], L.normalized_linspace(8))
+    assert np.allclose(L.normalized_linspace(4), [-0.75, -0.25, 0.25, 0.75])
+    assert np.allclose(L.pixel_coordinates(L.normalized_coordinates(KEYPOINTS, INPUT), INPUT), KEYPOINTS, atol=1e-5)
+
+
+def test_dsnt_loss_matches_dsntnn_with_the_js_regulariser():
+    y_true = L.normalized_coordinates(KEYPOINTS, INPUT).astype("float64")
+    logits = RNG.normal(scale=2.0, size=(B, 8, 8, K)).astype("float32")
+    coords, per_joint = _dsnt_reference(y_true, logits, sigma=0.25, weight=1.0)
+    _close(L.dsnt(L.spatial_softmax(logits)), coords)
+    _close(L.dsnt_loss(y_true, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))  # default sigma 2/8
+    _, per_joint = _dsnt_reference(y_true, logits, sigma=0.5, weight=0.3)
+    _close(L.DSNTLoss(sigma=0.5, regularization_weight=0.3)(y_true, logits, sample_weight=WEIGHTS),
+           _mean_over_joints(per_joint, WEIGHTS))
+
+
+def test_a_map_equal_to_the_target_gaussian_has_zero_divergence():
+    y_true = L.normalized_coordinates(KEYPOINTS, INPUT)
+    gauss = _np(L.target_gaussians(y_true, (8, 8), 0.25))
+    assert gauss.shape == (B, 8, 8, K) and np.allclose(gauss.sum(axis=(1, 2)), 1.0)
+    logits = np.log(gauss + 1e-30).astype("float32")
+    per_joint = _np(L.js_divergence_maps(L.spatial_softmax(logits), gauss.astype("float32")))
+    assert np.abs(per_joint).max() < 1e-5
+    # without the regulariser only the distance is left
+    distance = np.sqrt(((_np(L.dsnt(L.spatial_softmax(logits))) - y_true) ** 2).sum(-1))
+    _close(L.dsnt_loss(y_true, logits, regularization_weight=0.0), distance.mean())
+
+
+# ---------------------------------------------------------------------------------------------- BCE / QFL
+def test_presence_bce_and_quality_focal_loss_on_one_minus_sigma_match_numpy():
+    sigma = RNG.uniform(0.02, 0.98, (B, K, 2)).astype("float32")
+    visible = np.array([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 1]], "float32")
+    quality = RNG.uniform(0, 1, (B, K)).astype("float32")
+    score = 1.0 - sigma.astype("float64").mean(-1)
+    _close(L.presence_score(sigma), score)
+    bce = lambda y, s: -(y * np.log(s) + (1 - y) * np.log(1 - s))  # noqa: E731
+    _close(L.presence_bce(visible, sigma), bce(visible, score).mean())
+    _close(L.PresenceBCE()(visible, sigma, sample_weight=WEIGHTS), _mean_over_joints(bce(visible, score), WEIGHTS))
+    qfl = np.abs(quality - score) ** 2 * bce(quality, score)
+    _close(L.quality_focal_loss(quality, sigma, WEIGHTS), _mean_over_joints(qfl, WEIGHTS))
+    _close(L.QualityFocalLoss()(quality, sigma, sample_weight=WEIGHTS), _mean_over_joints(qfl, WEIGHTS))
+    _close(L.QualityFocalLoss(beta=1.0, from_sigma=False)(quality, score.astype("float32")),
+           (np.abs(quality - score) * bce(quality, score)).mean())
+
+
+def test_quality_focal_loss_vanishes_where_the_score_equals_the_quality_and_bce_is_clipped():
+    score = np.array([[0.3, 0.9]], "float32")
+    assert np.allclose(_np(L.quality_focal_loss(score, score, from_sigma=False)), 0.0, atol=1e-12)
+    certain = np.array([[0.0, 1.0]], "float32")  # score 0 for a present joint: clipped to 1e-7, finite
+    assert np.isclose(_np(L.presence_bce(np.array([[1.0, 1.0]]), certain, from_sigma=False)), -math.log(1e-7) / 2,
+                      rtol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------- RLE
+def _flow(seed=1):
+    flow = RealNVP()
+    flow.build((None, 2))
+    rng = np.random.default_rng(seed)
+    flow.set_weights([rng.normal(scale=0.1, size=w.shape).astype("float32") for w in flow.get_weights()])
+    return flow
+
+
+def _flow_reference(flow):
+    """NumPy RealNVP.log_prob with the flow's weights (mmpose's backward_p, then the prior)."""
+    weights = {w.name: _np(w) for w in flow.weights}
+
+    def net(name, i, x):
+        for index in (1, 2, 3):
+            x = x @ weights[f"{name}_kernel_{index}"][i] + weights[f"{name}_bias_{index}"][i]
+            x = np.where(x > 0, x, 0.01 * x) if index < 3 else x
+        return np.tanh(x) if name == "scale" else x
+
+    def log_prob(x):
+        z, log_det = x.astype("float64"), 0.0
+        for i in reversed(range(6)):
+            mask = np.array([0.0, 1.0] if i % 2 == 0 else [1.0, 0.0])
+            s, t = net("scale", i, mask * z) * (1 - mask), net("translation", i, mask * z) * (1 - mask)
+            z = (1 - mask) * (z - t) * np.exp(-s) + mask * z
+            log_det = log_det - s.sum(-1)
+        return -0.5 * (z**2).sum(-1) - math.log(2 * math.pi) + log_det
+
+    return log_prob
+
+
+def _rle_reference(pred, sigma, target, weights, log_phi, q="laplace", residual=True, gamma=1.0, sigmoid=False):
+    """mmpose 1.x RLELoss.forward, per sample (before size_average)."""
+    sigma = sigma.astype("float64")
+    if sigmoid:
+        sigma = 1 / (1 + np.exp(-sigma))
+    sigma = sigma + 1e-9
+    error = (pred.astype("float64") - target) / sigma
+    loss = gamma * np.log(sigma) - log_phi(error)[..., None]
+    if residual:
+        loss += np.log(2 * sigma) + np.abs(error) if q == "laplace" else \
+            np.log(sigma * math.sqrt(2 * math.pi)) + 0.5 * error**2
+    return (loss * weights[..., None]).sum(axis=(1, 2))
+
+
+RLE_TARGET = T.coordinate_targets(KEYPOINTS, INPUT)
+RLE_PRED = RLE_TARGET + RNG.normal(scale=0.05, size=RLE_TARGET.shape).astype("float32")
+RLE_SIGMA = RNG.uniform(0.02, 0.3, RLE_TARGET.shape).astype("float32")
+
+
+@pytest.mark.parametrize("options", [{}, {"q_distribution": "gaussian"}, {"residual": False}, {"gamma": 0.5}])
+def test_rle_loss_matches_mmpose_with_the_same_flow(options):
+    flow = _flow()
+    reference = _rle_reference(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, _flow_reference(flow),
+                               q=options.get("q_distribution", "laplace"), residual=options.get("residual", True),
+                               gamma=options.get("gamma", 1.0))
+    got = L.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=flow.log_prob, **options)
+    _close(got, reference.mean())  # size_average: the sum over joints and coordinates, / batch
+    if not options:
+        _close(L.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, flow.log_prob, size_average=False), reference.sum())
+
+
+def test_rle_loss_with_sigma_logits_applies_the_sigmoid_as_mmpose():
+    flow = _flow()
+    logits = RNG.normal(size=RLE_SIGMA.shape).astype("float32")
+    reference = _rle_reference(RLE_PRED, logits, RLE_TARGET, WEIGHTS, _flow_reference(flow), sigmoid=True)
+    _close(L.rle_loss(RLE_PRED, logits, RLE_TARGET, WEIGHTS, flow.log_prob, sigma_activation="sigmoid"),
+           reference.mean())
+
+
+def test_rle_counts_the_flow_term_once_per_coordinate_as_the_reference_code():
+    # gamma 0 and no residual leave -log_phi(e), broadcast over x and y: twice the flow's log density
+    flow = _flow()
+    error = (RLE_PRED - RLE_TARGET) / (RLE_SIGMA + 1e-9)
+    log_phi = _np(flow.log_prob(error))
+    _close(L.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, log_phi=flow.log_prob, residual=False, gamma=0.0),
+           -2 * log_phi.sum(-1).mean())
+
+
+def test_rle_layer_returns_the_per_sample_loss_and_ignores_zero_weight_joints():
+    layer = L.RLELoss(q_distribution="laplace")
+    inputs = [RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS]
+    per_sample = _np(layer(inputs))
+    assert per_sample.shape == (B,)
+    _close(per_sample, _rle_reference(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, _flow_reference(layer.flow)))
+    wild = RLE_PRED.copy()
+    wild[WEIGHTS == 0] += 5.0
+    np.testing.assert_allclose(_np(layer([wild, RLE_SIGMA, RLE_TARGET, WEIGHTS])), per_sample, rtol=1e-6)
+    without_weights = _np(layer([RLE_PRED, RLE_SIGMA, RLE_TARGET]))
+    assert not np.allclose(without_weights, per_sample)
+
+
+# ---------------------------------------------------------------------------------------------- gradients, shapes
+GRADIENT_CASES = {
+    "smooth_l1": (lambda p: L.smooth_l1_loss(RLE_TARGET, p, WEIGHTS), RLE_PRED),
+    "heatmap_mse": (lambda p: L.heatmap_mse_loss(np.zeros((B, 8, 8, K), "float32"), p, WEIGHTS),
+                    RNG.normal(size=(B, 8, 8, K)).astype("float32")),
+    "simcc_kl": (lambda p: L.simcc_kl_divergence(T.simcc_targets(KEYPOINTS, WEIGHTS, INPUT)[0], p, WEIGHTS),
+                 RNG.normal(size=(B, K, 64)).astype("float32")),
+    "dsnt": (lambda p: L.dsnt_loss(L.normalized_coordinates(KEYPOINTS, INPUT), p, WEIGHTS),
+             RNG.normal(size=(B, 8, 8, K)).astype("float32")),
+    "qfl": (lambda p: L.quality_focal_loss(WEIGHTS, p, WEIGHTS), RLE_SIGMA),
+    "bce": (lambda p: L.presence_bce(WEIGHTS, p), RLE_SIGMA),
+    "rle": (lambda p: L.rle_loss(p, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=_flow().log_prob), RLE_PRED),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_CASES))
+def test_gradients_are_finite_and_not_all_zero(name):
+    fn, x = GRADIENT_CASES[name]
+    gradient = input_gradient(fn, x)
+    assert gradient.shape == x.shape and np.isfinite(gradient).all() and np.abs(gradient).max() > 0
+
+
+def test_dsnt_gradient_is_finite_at_a_perfect_prediction():
+    y_true = np.zeros((B, K, 2), "float32")  # the centre of the map: a uniform map predicts it exactly
+    gradient = input_gradient(lambda p: L.dsnt_loss(y_true, p, WEIGHTS), np.zeros((B, 8, 8, K), "float32"))
+    assert np.isfinite(gradient).all()
+
+
+def test_bad_shapes_are_errors_that_say_what_was_expected():
+    coords = np.zeros((B, K, 2), "float32")
+    with pytest.raises(ValueError, match="same shape"):
+        L.smooth_l1_loss(coords, np.zeros((B, K + 1, 2), "float32"))
+    with pytest.raises(ValueError, match=r"target_weight must be \(batch, joints\)"):
+        L.smooth_l1_loss(coords, coords, np.ones((B, K + 1)))
+    with pytest.raises(ValueError, match="heatmaps"):
+        L.heatmap_mse_loss(coords, coords)
+    with pytest.raises(ValueError, match="SimCC logits"):
+        L.simcc_kl_divergence(np.zeros((B, 64)), np.zeros((B, 64)))
+    with pytest.raises(ValueError, match="must match the heatmaps"):
+        L.dsnt_loss(coords, np.zeros((B, 8, 8, K + 2), "float32"))
+    with pytest.raises(ValueError, match=r"pred must be \(batch, joints, 2\)"):
+        L.rle_loss(np.zeros((B, K, 3)), np.ones((B, K, 3)), np.zeros((B, K, 3)))
+    with pytest.raises(ValueError, match="q_distribution"):
+        L.RLELoss(q_distribution="cauchy")
+    with pytest.raises(ValueError, match=r"\[pred, sigma, target\]"):
+        L.RLELoss()([coords, coords])
+    with pytest.raises(ValueError, match=r"presence targets"):
+        L.presence_bce(np.zeros((B, K + 1)), np.ones((B, K, 2), "float32"))
+
+
+def test_losses_are_registered_and_rebuild_from_their_config():
+    # (the .keras round trip of a compiled model, below, reloads OutputAsLoss by its registered name)
+    for loss in (L.SmoothL1Loss(beta=0.5), L.HeatmapMSELoss(loss_weight=0.5), L.SimCCCrossEntropy(),
+                 L.SimCCKLDivergence(), L.DSNTLoss(sigma=0.125, regularization_weight=0.1), L.PresenceBCE(),
+                 L.QualityFocalLoss(beta=1.5), L.OutputAsLoss()):
+        name = type(loss).__name__
+        assert keras.saving.get_registered_object(f"kerasgp>{name}") is type(loss)
+        assert type(loss).from_config(loss.get_config()).get_config() == loss.get_config()
+
+
+# ---------------------------------------------------------------------------------------------- training graph
+def _tiny_rle_model():
+    image = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(image))
+    coords = keras.layers.Reshape((K, 2), name="coords")(keras.layers.Dense(K * 2, name="coords_fc")(x))
+    sigma = keras.layers.Dense(K * 2, activation="sigmoid", name="sigma_fc")(x)
+    sigma = keras.layers.Reshape((K, 2), name="sigma")(sigma)
+    return keras.Model(image, [coords, sigma], name="tiny")
+
+
+def _has_flow(model) -> bool:
+    return any(isinstance(layer, L.RLELoss) for layer in model.layers) or \
+        any("flow" in weight.path for weight in model.weights)
+
+
+def test_an_rle_training_model_trains_the_flow_and_cuts_back_to_an_inference_model_without_it(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = _tiny_rle_model()
+    training = L.rle_training_model(model, "coords", "sigma", num_couplings=2, hidden_units=8)  # small: fast jit
+    assert _has_flow(training) and not _has_flow(model)
+    flow = training.get_layer("rle_loss").flow
+    before = [_np(w) for w in flow.weights]
+    training.compile(optimizer=keras.optimizers.Adam(1e-2), loss={"rle_loss": L.OutputAsLoss()})
+    images = RNG.uniform(size=(B, 8, 8, 3)).astype("float32")
+    history = training.fit([images, RLE_TARGET, WEIGHTS], {"rle_loss": np.zeros((B,), "float32")}, epochs=3,
+                           batch_size=B, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert any(not np.allclose(a, _np(w)) for a, w in zip(before, flow.weights))  # the flow learns too
+
+    inference = L.inference_model(training, ["coords", "sigma"])
+    assert not _has_flow(inference) and [t.name for t in inference.inputs] == ["image"]
+    assert inference.count_params() == model.count_params() < training.count_params()
+    for got, expected in zip(inference(images), model(images)):
+        np.testing.assert_array_equal(_np(got), _np(expected))  # shared layers: the trained weights
+
+    training.save(tmp_path / "training.keras")  # the flow serialises with the training graph ...
+    again = keras.saving.load_model(tmp_path / "training.keras", safe_mode=True)
+    assert isinstance(again.loss["rle_loss"], L.OutputAsLoss)  # the compiled loss comes back by its name
+    _close(again([images, RLE_TARGET, WEIGHTS])["rle_loss"], _np(training([images, RLE_TARGET, WEIGHTS])["rle_loss"]))
+    inference.save(tmp_path / "inference.keras")  # ... and the exported model carries none of it
+    exported = keras.saving.load_model(tmp_path / "inference.keras", safe_mode=True)
+    assert not _has_flow(exported)
+    np.testing.assert_allclose(_np(exported(images)[1]), _np(model(images)[1]), rtol=1e-6)
+
+
+def test_per_joint_losses_take_target_weights_as_sample_weight_in_fit():
+    inputs = keras.Input((6,))
+    coords = keras.layers.Reshape((K, 2))(keras.layers.Dense(K * 2)(inputs))
+    model = keras.Model(inputs, coords)
+    model.compile(optimizer="sgd", loss=L.SmoothL1Loss())
+    x = RNG.normal(size=(B, 6)).astype("float32")
+    y = T.coordinate_targets(KEYPOINTS, INPUT)
+    evaluated = model.evaluate(x, y, sample_weight=WEIGHTS, batch_size=B, verbose=0)
+    assert np.isclose(evaluated, _np(L.smooth_l1_loss(y, model(x), WEIGHTS)), rtol=1e-5)
