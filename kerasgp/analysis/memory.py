@@ -101,7 +101,10 @@ def peak_memory(model, batch_size: int, training: bool = True, *, input_shape=No
     with tempfile.TemporaryDirectory(prefix="kerasgp-memory-") as folder:
         path = os.path.join(folder, "model.keras")
         model.save(path)
-        command = [sys.executable, "-m", "kerasgp.analysis.memory", path, "--batch", str(batch_size),
+        # `-c` rather than `-m kerasgp.analysis.memory`: the package __init__ already imports this module,
+        # and runpy would warn about it on the measuring process's stderr.
+        command = [sys.executable, "-c", "import sys; from kerasgp.analysis.memory import main; main(sys.argv[1:])",
+                   path, "--batch", str(batch_size),
                    "--input-shapes", json.dumps(shapes)] + (["--training"] if training else [])
         environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {}), "KERAS_BACKEND": backend}
         try:
@@ -168,27 +171,18 @@ def _max_rss_mb() -> float:
     return peak / 1e6 if sys.platform == "darwin" else peak * 1024 / 1e6  # macOS: bytes, Linux: KiB
 
 
-def _load(path: str):
-    import keras
-
-    import kerasgp.layers  # noqa: F401  (registers the package's layers for loading)
-
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except (TypeError, ValueError):
-        import kerasgp.pose  # noqa: F401  (the pose models' input normalisation layer)
-
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-
-
-def _measure(path: str, batch_size: int, shapes: list[list[int]], training: bool) -> dict:
-    """Runs in the fresh process: load, warm up at batch 1, baseline, one pass at batch B, peak."""
+def _measure(path: str, batch_size: int, shapes: list[list[int]] | None, training: bool) -> dict:
+    """Runs in the fresh process: load, warm up at batch 1, baseline, one pass at batch B, peak.
+    shapes: per-sample input shapes; None for the model's own."""
     import gc
 
     import keras
     import numpy as np
 
-    model = _load(path)
+    from ..deploy.tflite import load_keras
+
+    model = load_keras(path)
+    shapes = _input_shapes(model, None) if shapes is None else shapes
     rng = np.random.default_rng(0)
 
     def batch(size):
@@ -233,8 +227,6 @@ def main(argv=None) -> None:
     if args.batch < 1:
         parser.error(f"--batch must be >= 1, got {args.batch}")
     shapes = json.loads(args.input_shapes) if args.input_shapes else None
-    if shapes is None:
-        shapes = _input_shapes(_load(args.path), None)
     print(_MARKER + json.dumps(_measure(args.path, args.batch, shapes, args.training)), flush=True)
 
 
