@@ -106,6 +106,24 @@ def _export(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    from .pose import evaluate_file
+
+    result = evaluate_file(args.model, args.data, root=args.root, split=args.split, limit=args.limit,
+                           batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['model']} on {result['data']} ({result['split'] or 'all'}): {result['people']} people at "
+          f"{result['input_size'][0]}x{result['input_size'][1]}")
+    if "AP" in result:
+        print("  ".join(f"{key} {result[key]:.3f}" for key in ("AP", "AP50", "AP75", "AR")))
+    else:
+        print(f"PCKh@0.5 {result['pckh@0.5']:.2f}  PCKh@0.1 {result['pckh@0.1']:.2f}  PCK@0.2 {result['pck@0.2']:.2f}")
+        print("  ".join(f"{joint} {value:.1f}" for joint, value in result["per_joint_pckh@0.5"].items()))
+    return 0
+
+
 def _bench(args) -> int:
     # Imports numpy and a TFLite interpreter only: this runs on a Raspberry Pi without Keras or TensorFlow.
     from .deploy.bench import append_csv, format_row, measure
@@ -158,6 +176,63 @@ def _guidelines(args) -> int:
     first = frame.iloc[0]
     print(f"\n{len(frame)} timings on {first['device']} ({first['arch']}); widths of the paper's "
           f"{args.widths.upper()} column" + (f"; written to {args.out}" if args.out else ""))
+    return 0
+
+
+def _quadranet_blocks(args) -> int:
+    import pandas as pd
+
+    from .experiments.quadranet import BLOCK_TYPES, compare_blocks
+
+    started = os.getloadavg()
+    rows = compare_blocks(blocks=tuple(b.strip() for b in args.blocks.split(",") if b.strip()) or BLOCK_TYPES,
+                          channels=tuple(int(c) for c in args.channels.split(",") if c.strip()), size=args.size,
+                          depth=args.depth, batch=args.batch, norm=args.norm, steps=args.steps, rounds=args.rounds,
+                          warmup=args.warmup,
+                          tflite_runs=args.tflite_runs, memory=not args.no_memory, tflite=not args.no_tflite,
+                          out=args.out or None, progress=not args.no_progress)
+    shown = ["block", "channels", "params", "stored_for_backward", "stored_vs_conv", "peak_delta_mb", "peak_vs_conv",
+             "peak_vs_stored", "train_samples_per_s", "train_vs_conv", "infer_samples_per_s", "infer_vs_conv",
+             "tflite_int8_ms", "tflite_vs_conv", "tflite_int8_builtin_ms", "tflite_builtin_vs_conv", "tflite_note"]
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 60):
+        print(pd.DataFrame(rows)[[c for c in shown if c in rows[0]]].to_string(index=False))
+    ended = os.getloadavg()
+    print(f"{args.depth} blocks at {args.size}x{args.size}, batch {args.batch}, {rows[0]['backend']} on "
+          f"{rows[0]['cpu']} ({rows[0]['cores']} cores); load average {started[0]:.2f} at the start, "
+          f"{ended[0]:.2f} at the end" + (f"; written to {args.out}" if args.out else ""))
+    return 0
+
+
+def _search(args) -> int:
+    from .experiments import search
+
+    space = search.SearchSpace(args.width, tuple(int(p) for p in args.positions.split(",")), args.size)
+    if args.action == "lut":
+        rows = search.measure_lut(space, threads=args.threads, runs=args.runs, out=args.lut)
+        print(f"{len(rows)} entries written to {args.lut} ({rows[0]['runtime']}, {args.threads} thread(s))")
+        checks = {name: space.uniform(code) for name, code in (("uniform k7e4", "k7e4"), ("uniform k3e2", "k3e2"),
+                                                                ("uniform k5e4", "k5e4"))}
+        codes = [c for c in space.candidates]
+        checks["mixed"] = space.arch([codes[i % len(codes)] for i in range(space.num_positions)])
+        for row in search.check_lut(checks, space, args.lut, threads=args.threads, runs=args.runs):
+            print(f"{row['name']:14s} {row['arch']:50s} predicted {row['predicted_ms']:7.3f} ms, measured "
+                  f"{row['measured_ms']:7.3f} ms ({row['error_pct']:+.1f}%)")
+        return 0
+    if args.action == "hand":
+        for row in search.hand_design_latency(space=space, threads=args.threads, runs=args.runs):
+            print(f"{row['name']:14s} {row['params']:>9,} params  {row['median_ms']:7.3f} ms (p90 {row['p90_ms']:.3f})")
+        return 0
+    if args.action == "latency":
+        for row in search.study_latency(threads=args.threads, runs=args.runs):
+            print(f"{row['variant']:32s} pose {row['pose_int8_ms']:7.3f} ms  backbone "
+                  f"{row['backbone_int8_ms']:7.3f} ms  float ops {row['int8_float_ops']}")
+        return 0
+    result = search.search(space, args.lut, latency_weight=args.latency_weight, epochs=args.epochs,
+                           people=args.people, image_size=args.image_size, logit_scale=args.logit_scale,
+                           seed=args.seed, threads=args.threads, out=args.out, progress=not args.no_progress)
+    print(f"found {result['arch_string']}: predicted {result['predicted_ms']} ms, measured {result['measured_ms']} ms "
+          f"({result['runtime']}, {result['threads']} thread(s)); search {result['training']['seconds']} s; "
+          f"written to {args.out}")
     return 0
 
 
@@ -214,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "crops at the model's input size) or a .npy array (N, H, W, C)")
     p.add_argument("--samples", type=int, default=200, help="how many representative inputs calibrate (int8)")
     p.set_defaults(func=_export)
+    p = sub.add_parser("evaluate", help="PCKh (LSPET, MPII) or OKS AP (COCO) of a saved .keras or .tflite pose model")
+    p.add_argument("model", help="a .keras pose model or a .tflite converted from one; run at its own input size")
+    p.add_argument("--data", default="lspet", help="lspet, mpii (the MPII sample), coco (the COCO sample, OKS AP "
+                   "with pycocotools) or a full data set name (default %(default)s)")
+    p.add_argument("--root", help="the data set's folder (default: the data-root lookup)")
+    p.add_argument("--split", help="lspet only: train, val or all (default val)")
+    p.add_argument("--limit", type=int, help="only the first N people (a quick check)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_evaluate)
     p = sub.add_parser("bench", help="latency of a .tflite model on this CPU (numpy + LiteRT/tflite-runtime only)")
     p.add_argument("model", help="the .tflite file")
     p.add_argument("--threads", type=int, default=1)
@@ -249,6 +334,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/guidelines.csv", help="CSV to write, overwritten ('' for none)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_guidelines)
+    p = sub.add_parser("quadranet-blocks", help="QuadraNet's Table II analogue: stored states, peak memory, "
+                       "train/infer throughput and TFLite int8 latency of 24-block stacks of each block type")
+    p.add_argument("--out", default="results/quadranet.csv", help="CSV to write, overwritten ('' for none)")
+    p.add_argument("--batch", type=int, default=64, help="batch of the memory and throughput runs "
+                   "(default %(default)s)")
+    p.add_argument("--size", type=int, default=14, help="feature map size; the input is 4x (default %(default)s)")
+    p.add_argument("--channels", default="64", help="comma-separated widths (default %(default)s)")
+    p.add_argument("--depth", type=int, default=24, help="blocks per stack (default %(default)s)")
+    p.add_argument("--blocks", default="conv,window_attention,gnconv,quadra,skip", help="default %(default)s")
+    p.add_argument("--norm", default="layer", choices=["layer", "batch"], help="norm of every block and the stem")
+    p.add_argument("--steps", type=int, default=1, help="timed train/predict calls per block and round (default "
+                   "%(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds in which the blocks take turns (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls first (default %(default)s)")
+    p.add_argument("--tflite-runs", type=int, default=10, help="timed TFLite invocations (default %(default)s)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess")
+    p.add_argument("--no-tflite", action="store_true", help="skip the int8 conversion and its latency")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_quadranet_blocks)
+    p = sub.add_parser("search", help="QuadraNet hardware-aware search: the latency table (lut) or the search (run)")
+    p.add_argument("action", choices=["lut", "run", "hand", "latency"], help="lut: measure the latency table and "
+                   "check it on whole networks; run: the differentiable search (needs the table); hand: time the "
+                   "uniform k7e4 hand designs (results/search_hand.json); latency: TFLite int8 latency of the "
+                   "quadranet_search study's pose models (results/quadranet_search_latency.csv)")
+    p.add_argument("--width", type=int, default=16, help="C, the first stage's channels (default %(default)s)")
+    p.add_argument("--positions", default="2,2,4,2", help="block positions per stage (default %(default)s)")
+    p.add_argument("--size", type=int, default=128, help="deployment input size of the table (default %(default)s)")
+    p.add_argument("--threads", type=int, default=1, help="TFLite threads (default %(default)s)")
+    p.add_argument("--runs", type=int, default=100, help="timed TFLite runs per entry (default %(default)s)")
+    p.add_argument("--lut", default="results/quadranet_lut.csv", help="the latency table (default %(default)s)")
+    p.add_argument("--out", default="results/search.json", help="run: the result JSON (default %(default)s)")
+    p.add_argument("--latency-weight", type=float, default=0.5, help="run: lambda (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=5, help="run: supernet epochs (default %(default)s)")
+    p.add_argument("--people", type=int, default=512, help="run: LSPET people of the rotation proxy (default "
+                   "%(default)s)")
+    p.add_argument("--image-size", type=int, default=64, help="run: proxy image size (default %(default)s)")
+    p.add_argument("--logit-scale", type=float, default=10.0, help="run: alpha's step multiplier (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_search)
     return parser
 
 

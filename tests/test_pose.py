@@ -47,8 +47,8 @@ def test_evaluation_of_a_perfect_decoder_is_100_percent(lspet_val):
 
 
 def test_unknown_head_or_feature_is_an_error():
-    with pytest.raises(ValueError, match="unknown head 'dsnt'"):
-        build_pose_model(head="dsnt")
+    with pytest.raises(ValueError, match="unknown head 'hrnet'"):
+        build_pose_model(head="hrnet")
     with pytest.raises(ValueError, match="has no feature 'conv5'"):
         build_pose_model("shufflenet_v2_x0.5", None, (64, 64), feature="conv5")
 

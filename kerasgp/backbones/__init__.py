@@ -10,6 +10,7 @@ from __future__ import annotations
 from .cspnet import csp_resnet, cspdarknet
 from .elan import elan, elan_tiny
 from .mobilenet_v2 import mobilenet_v2
+from .quadranet import quadranet
 from .resnet import plain, prn_resnet, resnet
 from .shufflenet_v2 import shufflenet_v2
 from .vovnet import vovnet
@@ -21,6 +22,10 @@ REGISTRY.update({"elan": elan, "elan_tiny": elan_tiny, "vovnet": vovnet})
 REGISTRY.update({"plain": plain, "resnet": resnet, "prn_resnet": prn_resnet, "csp_resnet": csp_resnet,
                  "cspdarknet": cspdarknet})
 ALIASES["vovnet_planned"] = ("vovnet", {"plan": "planned"})  # only the last OSA of a stage has a transition
+REGISTRY["quadranet"] = quadranet
+# The official QuadraNet_tiny36_dw and QuadraNet_base_dw36 (C=64 / 128, depths [3, 3, 27, 3]).
+ALIASES.update({"quadranet_tiny36": ("quadranet", {"width": 64, "depths": (3, 3, 27, 3)}),
+                "quadranet_base36": ("quadranet", {"width": 128, "depths": (3, 3, 27, 3)})})
 
 
 def names() -> list[str]:

@@ -37,6 +37,33 @@ SCALES = {
               "val_people": 64},
 }
 
+
+class Deferred:
+    """An override computed when the recipe is built, not when this module is imported: e.g. an
+    architecture that a search wrote to a file. Called with no arguments; its errors surface at
+    `recipe()` (so `ablate` fails before any training), never at import."""
+
+    def __init__(self, function, description: str):
+        self.function, self.description = function, description
+
+    def __call__(self):
+        return self.function()
+
+    def __repr__(self) -> str:
+        return f"Deferred({self.description})"
+
+
+def _found_quadranet(path: str = "results/search.json"):
+    """A Deferred reading the backbone options of a search result (kerasgp.experiments.search)."""
+
+    def options() -> dict:
+        from .search import found_backbone_options
+
+        return found_backbone_options(path)
+
+    return Deferred(options, path)
+
+
 STUDIES = {
     # Issue 3: what the ported ImageNet weights buy, and an outside-reference backbone.
     "pretraining": {
@@ -62,6 +89,36 @@ STUDIES = {
         "elan": {"backbone": "elan", "weights": None, "backbone_options": {"width": 0.26, "divisor": 4}},
         "vovnet": {"backbone": "vovnet", "weights": None, "backbone_options": {"width": 0.203125}},
     },
+    # Issue 8, item 4: the network the hardware-aware search found (read from results/search.json, written
+    # by `python -m kerasgp search run`) against hand-designed QuadraNets of uniform k7e4 blocks (the
+    # paper's), made shallower or narrower to come as close as they can to the found network's measured
+    # TFLite int8 latency (results/search_hand.json, kerasgp.experiments.search.hand_design_latency). On
+    # LiteRT's XNNPACK a 7x7 int8 quadratic block costs ~40-80x a 5x5 one (results/quadranet_lut.csv), so
+    # no uniform k7e4 net comes down to a found net's latency: the closest are one block at stride 32
+    # (~1.1 ms) and the full depth at width 1 (~2.5 ms).
+    # All from scratch (no QuadraNet weights exist offline), norm="batch" (the deployable variant); the
+    # layernorm row is the shallow net with the official LayerNorm: the accuracy cost of the swap (item 1).
+    "quadranet_search": {
+        "searched": {"backbone": "quadranet", "weights": None, "backbone_options": _found_quadranet()},
+        "uniform_k7e4_shallow": {"backbone": "quadranet", "weights": None,
+                                 "backbone_options": {"width": 16, "depths": (0, 0, 0, 1), "norm": "batch"}},
+        "uniform_k7e4_shallow_layernorm": {"backbone": "quadranet", "weights": None,
+                                           "backbone_options": {"width": 16, "depths": (0, 0, 0, 1), "norm": "layer"}},
+        "uniform_k7e4_narrow": {"backbone": "quadranet", "weights": None,
+                                "backbone_options": {"width": 1, "depths": (2, 2, 4, 2), "norm": "batch"}},
+        # A designer who knows the 7x7 penalty: uniform 3x3 blocks at the space's full depth, ~0.65 ms, the
+        # closest hand design to the found net's ~0.6 ms (results/search_hand.json).
+        "uniform_k3e2": {"backbone": "quadranet", "weights": None,
+                         "backbone_options": {"width": 16, "depths": (2, 2, 4, 2), "kernel_size": 3, "expansion": 2,
+                                              "norm": "batch"}},
+        # The same search with a 10x larger lambda (`search run --latency-weight 5 --out ...`).
+        "searched_lambda5": {"backbone": "quadranet", "weights": None,
+                             "backbone_options": _found_quadranet("results/search_lambda5.json")},
+        # The paper's design at the search space's full depth, no latency matching (~40 ms): what the
+        # latency buys.
+        "uniform_k7e4_full": {"backbone": "quadranet", "weights": None,
+                              "backbone_options": {"width": 16, "depths": (2, 2, 4, 2), "norm": "batch"}},
+    },
 }
 
 
@@ -72,4 +129,5 @@ def recipe(study: str, variant: str, scale: str = "lesson") -> dict:
         raise ValueError(f"study {study!r} has no variant {variant!r}; it has {list(STUDIES[study])}")
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; known: {sorted(SCALES)}")
-    return {**BASE_RECIPE, **SCALES[scale], **STUDIES[study][variant]}
+    merged = {**BASE_RECIPE, **SCALES[scale], **STUDIES[study][variant]}
+    return {key: value() if isinstance(value, Deferred) else value for key, value in merged.items()}

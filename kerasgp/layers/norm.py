@@ -23,9 +23,10 @@ class ScaleNorm(keras.layers.Layer):
         self.g = self.add_weight(name="g", shape=(), initializer="ones")
 
     def call(self, x):
-        dim = x.shape[-1]
-        rms = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True)) * (dim ** -0.5)
-        return x / ops.maximum(rms, self.epsilon) * self.g
+        # x / max(rms, eps) as x * rsqrt(max(mean(x * x), eps^2)): the same value, and in TFLite int8 no DIV
+        # (which aborts at run time when its quantised divisor hits the zero point) and no float SQUARE
+        mean_square = ops.mean(x * x, axis=-1, keepdims=True)
+        return x * ops.rsqrt(ops.maximum(mean_square, self.epsilon**2)) * self.g
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -3,6 +3,11 @@ from .estimator import (HEADS, PREPROCESSING, build_pose_model, decode, decode_h
                         head_of, predict_keypoints, preprocessing_for)
 from .flow import RealNVP  # the RLE flow, training only (see losses.inference_model)
 from .heads import heatmap_head, simcc_head
+from .decoding import (HeatmapArgmax, PresenceScore, SimCCConfidence, SpatialConfidence, ToInputPixels,
+                       deployable_model, output_kind)
+from .estimator import TFLitePoseModel, evaluate_coco, evaluate_file, load_pose_model
+from .heads import (HEATMAP_FORMS, CosineLinear, SimCCDecode, SoftArgmax2D, dsnt_head, integral_head,
+                    regression_head, sigma_head)
 from .losses import (DSNTLoss, HeatmapMSELoss, OutputAsLoss, PresenceBCE, QualityFocalLoss, RLELoss,
                      SimCCCrossEntropy, SimCCKLDivergence, SmoothL1Loss, dsnt, dsnt_loss, dsnt_sigma,
                      heatmap_mse_loss, inference_model, normalized_coordinates, pixel_coordinates, presence_bce,
@@ -18,3 +23,8 @@ __all__ += ["RealNVP", "DSNTLoss", "HeatmapMSELoss", "OutputAsLoss", "PresenceBC
             "heatmap_mse_loss", "inference_model", "normalized_coordinates", "pixel_coordinates", "presence_bce",
             "presence_score", "quality_focal_loss", "rle_loss", "rle_training_model", "simcc_cross_entropy",
             "simcc_kl_divergence", "smooth_l1_loss", "spatial_softmax"]
+
+__all__ += ["HEATMAP_FORMS", "CosineLinear", "SimCCDecode", "SoftArgmax2D", "dsnt_head", "integral_head",
+            "regression_head", "sigma_head", "HeatmapArgmax", "PresenceScore", "SimCCConfidence",
+            "SpatialConfidence", "ToInputPixels", "deployable_model", "output_kind", "TFLitePoseModel",
+            "evaluate_coco", "evaluate_file", "load_pose_model"]

@@ -1,0 +1,85 @@
+"""`python -m kerasgp evaluate MODEL --data lspet|mpii|coco`: a tiny saved `.keras` or `.tflite` pose model
+on the real data (a few people each), PCKh for LSPET and MPII, OKS AP for COCO, and its errors."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kerasgp.cli import main
+from kerasgp.pose import build_pose_model, evaluate_file
+
+from conftest import require
+
+
+def _save(tmp_path_factory, name, **options):
+    model = build_pose_model("shufflenet_v2_x0.5", None, (64, 64), name=name, **options)
+    path = tmp_path_factory.mktemp("models") / f"{name}.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lsp_model(tmp_path_factory):
+    return _save(tmp_path_factory, "lsp_rle", head="deeppose", sigma=True)
+
+
+@pytest.fixture(scope="module")
+def coco_model(tmp_path_factory):
+    return _save(tmp_path_factory, "coco_simcc", num_joints=17)
+
+
+def _run_json(capsys, *argv):
+    code = main(["evaluate", *map(str, argv), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def test_evaluate_on_lspet_val_reports_pckh_for_the_first_people(lsp_model, capsys):
+    require("lspet")
+    result = _run_json(capsys, lsp_model, "--data", "lspet", "--limit", "12")
+    assert result["data"] == "lspet" and result["split"].startswith("val") and result["people"] == 12
+    assert result["input_size"] == [64, 64] and 0.0 <= result["pckh@0.1"] <= result["pckh@0.5"] <= 100.0
+    assert len(result["per_joint_pckh@0.5"]) == 14
+
+
+def test_a_14_joint_model_is_scored_on_mpiis_lsp_joints(lsp_model, capsys):
+    require("mpii-sample")
+    result = _run_json(capsys, lsp_model, "--data", "mpii")
+    assert result["data"] == "mpii-sample" and result["people"] == 5
+    assert "pelvis" not in result["per_joint_pckh@0.5"] and "head_top" in result["per_joint_pckh@0.5"]
+
+
+def test_evaluate_on_the_coco_sample_reports_oks_ap(coco_model, capsys):
+    require("coco-sample")
+    pytest.importorskip("pycocotools")
+    result = _run_json(capsys, coco_model, "--data", "coco")
+    assert result["data"] == "coco-sample" and result["people"] == 12 and result["images"] >= 1
+    assert -1.0 <= result["AP"] <= 1.0 and {"AP50", "AP75", "AR"} <= set(result)
+
+
+def test_a_tflite_model_evaluates_like_the_keras_model_it_was_converted_from(lsp_model, tmp_path):
+    require("mpii-sample")
+    from kerasgp.deploy import convert_file
+
+    tflite = tmp_path / "lsp_rle.tflite"
+    convert_file(lsp_model, "float32", out=tflite)
+    from_keras = evaluate_file(lsp_model, "mpii")
+    from_tflite = evaluate_file(tflite, "mpii")
+    assert from_tflite["input_size"] == [64, 64] and from_tflite["people"] == from_keras["people"]
+    assert from_tflite["pckh@0.5"] == pytest.approx(from_keras["pckh@0.5"], abs=1e-6)
+
+
+def test_a_model_whose_joints_do_not_fit_the_data_is_a_clear_error(lsp_model, capsys):
+    require("coco-sample")
+    pytest.importorskip("pycocotools")
+    assert main(["evaluate", str(lsp_model), "--data", "coco"]) == 2
+    assert "17-joint (COCO) model" in capsys.readouterr().err
+
+
+def test_an_unknown_data_set_or_model_file_is_a_clear_error(lsp_model, tmp_path, capsys):
+    assert main(["evaluate", str(lsp_model), "--data", "h36m"]) == 2
+    assert "unknown data set 'h36m'" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.keras")]) == 2
+    assert "no such .keras file" in capsys.readouterr().err
