@@ -357,13 +357,6 @@ def compare_blocks(blocks=BLOCK_TYPES, channels=(CHANNELS,), size: int = SIZE, d
 
 
 def _write(rows: list[dict], out) -> None:
-    import csv
+    from .runner import write_csv
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out)
+    write_csv(rows, out, COLUMNS, extrasaction="ignore")

@@ -137,12 +137,21 @@ def append_row(out: Path, row: dict) -> None:
             rows = [r for r in reader if not (r["variant"] == row["variant"] and r.get("scale") == row["scale"])]
             fields += [k for k in (reader.fieldnames or []) if k not in fields]
     rows.append(row)
-    tmp = out.with_suffix(".tmp")
+    write_csv(rows, out, fields)
+
+
+def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
+    """Write `rows` under a header of `columns`, atomically (a temporary file, then a rename), so an
+    interrupted run never leaves a half-written results file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction=extrasaction)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, out)
+    os.replace(tmp, path)
+    return path
 
 
 def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, variants=None,

@@ -63,6 +63,7 @@ from keras import ops
 
 from ..backbones.quadranet import BLOCK_CODES, OFFICIAL_INITIALIZER, SKIP, arch_to_string, parse_block_code
 from ..layers.quadratic import fresh_initializer, norm_layer, quadra_block
+from .runner import write_csv
 
 CANDIDATES = BLOCK_CODES  # QuadraBlock with kernel {3, 5, 7} x expansion {2, 4}, or "skip" (no block)
 # The columns of the latency lookup table, in order.
@@ -282,18 +283,6 @@ def _lut_row(part, candidate, stage, shape, timed, machine, date) -> dict:
             "channels": shape[2], "median_ms": timed["median_ms"], "p90_ms": timed["p90_ms"], "runs": timed["runs"],
             "threads": timed["threads"], "runtime": timed["runtime"], "xnnpack": timed["xnnpack"],
             "machine": machine["cpu"], "cores": machine["cores"], "arch": machine["arch"], "date": date}
-
-
-def write_csv(rows, path, columns) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    return path
 
 
 def measure_lut(space: SearchSpace = SearchSpace(), threads: int = 1, runs: int = 100, warmup: int = 10,

@@ -46,16 +46,12 @@ import numpy as np
 from keras import ops
 
 from .partial import ChannelSlice
-from .quadratic import LayerScale, check_norm, norm_layer
+from .quadratic import LayerScale, _named, check_norm, norm_layer
 
 # Swin-T's head dimension (embed 96, heads 3, 6, 12, 24): the default number of heads is C / 32.
 SWIN_HEAD_DIM = 32
 # HorNet's gⁿConv scale s = 1/3 in every published configuration (hornet_tiny_7x7 ... hornet_large_gf).
 HORNET_SCALE = 1.0 / 3.0
-
-
-def _named(name: str | None, suffix: str) -> str | None:
-    return None if name is None else f"{name}_{suffix}"
 
 
 def _check_map(x, block: str) -> int:
