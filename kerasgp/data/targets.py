@@ -51,13 +51,19 @@ def heatmap_targets(keypoints, weights, input_size, stride: int = 4, sigma: floa
 def simcc_targets(keypoints, weights, input_size, split_ratio: float = 2.0, sigma: float = 6.0,
                   normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """x (B, K, k*W) and y (B, K, k*H) 1-D Gaussians; each sums to 1 when `normalize` (a distribution
-    for SA-SimDR's KL loss); zero for a zero-weight joint."""
+    for SA-SimDR's KL loss); zero for a zero-weight joint. sigma 0: one-hot labels (SimDR)."""
     keypoints = np.asarray(keypoints, dtype=np.float32)
     w = np.asarray(weights, dtype=np.float32)[..., None]
     out = []
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0 bins (0: one-hot, SimDR); got {sigma}")
     for axis, size in enumerate(input_size):
         bins = np.arange(int(round(size * split_ratio)), dtype=np.float32)
-        g = np.exp(-((bins - keypoints[..., axis, None] * split_ratio) ** 2) / (2 * sigma**2))
+        if sigma == 0:  # SimDR: all mass on the nearest bin
+            nearest = np.clip(np.rint(keypoints[..., axis] * split_ratio), 0, len(bins) - 1)
+            g = (bins == nearest[..., None]).astype(np.float32)
+        else:
+            g = np.exp(-((bins - keypoints[..., axis, None] * split_ratio) ** 2) / (2 * sigma**2))
         if normalize:
             g = g / np.maximum(g.sum(axis=-1, keepdims=True), 1e-12)
         out.append(g * w)

@@ -71,6 +71,34 @@ def _progress_bar(total: int, desc: str, enabled: bool):
     return ProgressBar()
 
 
+def _augment(value):
+    """The recipe's augmentation: True (mmpose defaults), False/None, or a dict of `Augment` fields (a
+    dict, not an Augment, so that the row's overrides stay JSON)."""
+    from ..data.transforms import Augment
+
+    if isinstance(value, dict):
+        return Augment(**value)
+    return value
+
+
+def model_path(save_dir, study: str, variant: str, scale: str) -> Path:
+    return Path(save_dir) / f"{study}-{variant}-{scale}.keras"
+
+
+def _init_from(model, reference: str, scale: str, save_dir) -> str:
+    """init_from "STUDY/VARIANT": copy that variant's trained backbone (saved by an earlier run) into model."""
+    from ..pose import load_pose_model
+    from .training import copy_backbone
+
+    study, _, variant = reference.partition("/")
+    path = model_path(save_dir or "data/models", study, variant, scale)
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from {reference!r}: {path} does not exist; train that variant first "
+                                f"(python -m kerasgp ablate {study} --variants {variant} --scale {scale})")
+    copy_backbone(load_pose_model(path), model)
+    return str(path)
+
+
 def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None) -> dict:
     """Train and evaluate one variant; return its CSV row."""
     import keras
@@ -78,45 +106,53 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     from ..analysis import cost
     from ..data import PoseBatches
     from ..pose import build_pose_model, evaluate
+    from .training import Plan, PlanBatches, loss_of, model_options, simcc_sigma
 
     r = recipe(study, variant, scale)
+    loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
     train_cache, val_cache = _caches(r)
     keras.utils.set_random_seed(r["seed"])
     size = (r["input_size"], r["input_size"])
-    model = build_pose_model(r["backbone"], r["weights"], size, train_cache.layout.num_joints, r["head"],
+    num_joints = train_cache.layout.num_joints
+    model = build_pose_model(r["backbone"], r["weights"], size, num_joints, r["head"],
                              r["feature"], r["split_ratio"], deconv_channels=r["deconv_channels"],
-                             backbone_options=r["backbone_options"], name=variant)
-    train = PoseBatches(train_cache, r["batch_size"], targets="simcc", augment=r["augment"], seed=r["seed"],
-                        simcc_split_ratio=r["split_ratio"], simcc_sigma=r["simcc_sigma"])
+                             backbone_options=r["backbone_options"], name=variant, **model_options(r))
+    initialised_from = _init_from(model, r["init_from"], scale, save_dir) if r.get("init_from") else ""
+    plan = Plan(model, r, num_joints)
+    batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
+                          seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
+                          heatmap_stride=plan.heatmap_stride or 4)
+    train = PlanBatches(batches, plan)
     steps = len(train) * r["epochs"]
     schedule = keras.optimizers.schedules.CosineDecay(r["learning_rate"], decay_steps=steps)
-    loss = keras.losses.CategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=[loss, loss])
+    plan.model.compile(optimizer=keras.optimizers.Adam(schedule), loss=plan.losses, loss_weights=plan.loss_weights)
     start = time.perf_counter()
-    history = model.fit(train, epochs=r["epochs"], verbose=0,
-                        callbacks=[_progress_bar(steps, f"{study}/{variant}", progress)])
+    history = plan.model.fit(train, epochs=r["epochs"], verbose=0,
+                             callbacks=[_progress_bar(steps, f"{study}/{variant}", progress)])
     train_s = time.perf_counter() - start
     metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
     costs = cost(model)
     latency = keras_latency(model, runs=30)
+    saved = ""
     if save_dir:
-        Path(save_dir).mkdir(parents=True, exist_ok=True)
-        model.save(Path(save_dir) / f"{study}-{variant}-{scale}.keras")
+        saved = model_path(save_dir, study, variant, scale)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        model.save(saved)
     overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant]}
     return {
         "study": study, "variant": variant, "scale": scale, "overrides": json.dumps(overrides, sort_keys=True),
         "backbone": r["backbone"], "weights": r["weights"] or "none (from scratch)", "head": r["head"],
-        "input_size": r["input_size"], "epochs": r["epochs"], "seed": r["seed"],
+        "loss": loss_name, "input_size": r["input_size"], "epochs": r["epochs"], "seed": r["seed"],
         "pckh@0.5": round(metrics["pckh@0.5"], 2), "pckh@0.1": round(metrics["pckh@0.1"], 2),
         "pck@0.2": round(metrics["pck@0.2"], 2),
         "per_joint_pckh@0.5": json.dumps({k: round(v, 1) for k, v in metrics["per_joint_pckh@0.5"].items()}),
         "params": model.count_params(), "macs": costs.macs, "activation_mb": round(costs.activation_bytes / 2**20, 2),
         "keras_cpu_ms": round(latency["median_ms"], 2), "random_init_layers": len(getattr(model, "random_init_layers", None) or []),
-        "train_people": len(train_cache), "val_people": metrics["people"],
+        "init_from": initialised_from, "train_people": len(train_cache), "val_people": metrics["people"],
         "val_people_without_head_size": metrics["people_without_head_size"],
         "final_loss": round(float(history.history["loss"][-1]), 4), "train_s": round(train_s, 1),
         "train_samples_per_s": round(len(train_cache) * r["epochs"] / train_s, 1),
-        "backend": keras.backend.backend(), "keras": keras.__version__, "commit": _commit(),
+        "model_file": str(saved), "backend": keras.backend.backend(), "keras": keras.__version__, "commit": _commit(),
         "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
     }
 

@@ -51,7 +51,7 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
                      deconv_channels=None, name: str | None = None, *, sigma: bool = False,
                      sigma_feature: str | None = None, simcc_decoding: str | None = None,
                      cosine_scale: float | None = None, heatmap_form: str | None = None,
-                     joints_by_deconv: bool | None = None) -> keras.Model:
+                     joints_by_deconv: bool | None = None, neck_channels: int | None = None) -> keras.Model:
     """A Functional pose model taking RGB in [0, 1], (B, H, W, 3).
 
     deconv_channels: the SimpleBaseline deconvolutions of the head; default (64, 64, 64) for "heatmap"
@@ -66,7 +66,9 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
     cosine_scale: SimCC's softmax normalisation (cosine logits times beta, ~15);
     heatmap_form: "simplebaseline" (3 x deconv 256 + 1x1) or "light" ([256, K]) for "heatmap", "ipr", "dsnt";
     joints_by_deconv: the last upsampling is a deconv to the K maps (the light form), overrides the form's.
-    dropout: before the FC layers of DeepPose and sigma, before SimCC's linear layers."""
+    dropout: before the FC layers of DeepPose and sigma, before SimCC's linear layers;
+    neck_channels: the seed's "+1x1 conv", a 1x1 conv (BN, ReLU) of that many channels between the
+    localisation feature and the head."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; implemented: {HEADS}")
     if sigma and head == "heatmap":
@@ -97,6 +99,10 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
     x = InputNormalization(**preprocessing_for(backbone, weights), name="normalize")(inputs)
     maps = body(x)
     features = maps[feature]
+    if neck_channels:
+        features = keras.layers.Conv2D(neck_channels, 1, use_bias=False, name="neck_1x1")(features)
+        features = keras.layers.BatchNormalization(name="neck_1x1_bn")(features)
+        features = keras.layers.ReLU(name="neck_1x1_relu")(features)
     form = dict(HEATMAP_FORMS[heatmap_form]) if heatmap_form else {}
     if deconv_channels is not None:
         form["deconv_channels"] = tuple(deconv_channels)

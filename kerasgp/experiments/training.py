@@ -1,0 +1,218 @@
+"""A recipe's loss -> the training graph and batches for `model.fit` (the pose study's heads and losses).
+
+The inference model (`kerasgp.pose.build_pose_model`) is what gets evaluated, saved and exported. RLE, DSNT,
+SmoothL1, heatmap MSE and the presence losses on sigma are *layers* of a separate training graph that
+shares the inference model's layers: each maps [target, prediction, target weight] to a per-sample loss
+(B,), compiled with `OutputAsLoss`. That keeps the flow of RLE (trainable weights) and every target input
+out of the exported model, as RLE's paper stresses, and needs no per-output sample weights. SimCC's
+cross-entropy stays a plain compiled loss on the logits, exactly as the base recipe has always trained.
+
+Losses (recipe key "loss"; None picks the head's own):
+- "simcc": SimDR / SA-SimDR cross-entropy to 1-D targets (one-hot when simcc_sigma is 0);
+- "heatmap": SimpleBaseline's MSE against Gaussian maps, target-weighted;
+- "smoothl1": SmoothL1 on crop-unit coordinates (DeepPose; IPR's L1 in its smooth form);
+- "dsnt": DSNT's Euclidean loss + Jensen-Shannon regulariser (sigma one map pixel, weight w);
+- "rle": residual log-likelihood with a RealNVP flow on the coordinates and sigma;
+- "dsnt+rle", "simcc+rle": the first loss on the maps or vectors, RLE on the decoded coordinates.
+sigma_loss "bce" or "qfl" adds a presence loss on 1 - mean(sigma) with the joint's target weight (labelled
+and inside the crop) as its target. Simplification: QFL's soft quality target is this 0/1 presence, not
+an IoU-like quality; the seed names the loss, not its target.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from ..pose import losses as L
+
+LOSSES = ("simcc", "heatmap", "smoothl1", "dsnt", "rle", "dsnt+rle", "simcc+rle")
+DEFAULT_LOSS = {"simcc": "simcc", "heatmap": "heatmap", "deeppose": "smoothl1", "ipr": "smoothl1", "dsnt": "dsnt"}
+# which heads each loss can train
+LOSS_HEADS = {"simcc": ("simcc",), "heatmap": ("heatmap",), "smoothl1": ("deeppose", "ipr", "dsnt"),
+              "dsnt": ("dsnt",), "rle": ("deeppose", "ipr", "dsnt", "simcc"), "dsnt+rle": ("dsnt",),
+              "simcc+rle": ("simcc",)}
+SIGMA_LOSSES = ("bce", "qfl")
+
+
+def loss_of(r: dict) -> str:
+    loss = r.get("loss") or DEFAULT_LOSS[r["head"]]
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; known: {LOSSES}")
+    if r["head"] not in LOSS_HEADS[loss]:
+        raise ValueError(f"loss {loss!r} trains heads {LOSS_HEADS[loss]}, not {r['head']!r}")
+    if r.get("sigma_loss") not in (None, *SIGMA_LOSSES):
+        raise ValueError(f"sigma_loss is one of {SIGMA_LOSSES} or None; got {r['sigma_loss']!r}")
+    if r.get("sigma_loss") and "rle" not in loss:
+        raise ValueError("sigma_loss supervises RLE's sigma branch; use it with an RLE loss")
+    return loss
+
+
+def model_options(r: dict) -> dict:
+    """The keyword arguments of `build_pose_model` that the recipe's head and loss imply."""
+    loss = loss_of(r)
+    rle = "rle" in loss
+    options = {"dropout": r.get("dropout", 0.0), "sigma": rle, "sigma_feature": r.get("sigma_feature") if rle else None,
+               "cosine_scale": r.get("cosine_scale"), "heatmap_form": r.get("heatmap_form"),
+               "joints_by_deconv": r.get("joints_by_deconv"), "neck_channels": r.get("neck_channels")}
+    if r["head"] == "simcc" and rle:
+        options["simcc_decoding"] = "soft_argmax"  # differentiable coordinates for RLE
+    return options
+
+
+def simcc_sigma(r: dict) -> float:
+    """SimCC's target sigma in bins: `simcc_sigma_seed` is the seed's value at a 256 input (4 or 6 at k=2),
+    scaled to the recipe's input; else `simcc_sigma` as given (0 = one-hot, SimDR)."""
+    if r.get("simcc_sigma_seed") is not None:
+        return float(r["simcc_sigma_seed"]) * r["input_size"] / 256.0
+    return float(r["simcc_sigma"])
+
+
+@keras.saving.register_keras_serializable(package="kerasgp")
+class JointLoss(keras.layers.Layer):
+    """A per-joint loss of `kerasgp.pose.losses` as a layer of the training graph: [y_true, y_pred] or
+    [y_true, y_pred, target_weight] -> (B,), the mean over joints of weight * loss (mmpose's
+    normalisation once `OutputAsLoss` averages over the batch). kind: "smoothl1", "heatmap_mse", "dsnt",
+    "bce" or "qfl" (the last two on RLE's sigma, y_true the (B, K) presence target)."""
+
+    KINDS = {"smoothl1": L.smooth_l1_per_joint, "heatmap_mse": L.heatmap_mse_per_joint, "dsnt": L.dsnt_per_joint,
+             "bce": L.presence_bce_per_joint, "qfl": L.quality_focal_per_joint}
+
+    def __init__(self, kind: str, options: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown joint loss {kind!r}; known: {sorted(self.KINDS)}")
+        self.kind, self.options = kind, dict(options or {})
+
+    def call(self, inputs):
+        per_joint = self.KINDS[self.kind](inputs[0], inputs[1], **self.options)
+        if len(inputs) == 3:
+            per_joint = per_joint * ops.cast(inputs[2], per_joint.dtype)
+        return ops.mean(per_joint, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[1][0],)
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "options": self.options}
+
+
+def _outputs(model) -> dict:
+    out = model.output
+    if isinstance(out, dict):
+        return out
+    if isinstance(out, (list, tuple)):  # plain SimCC: [x logits, y logits]
+        return {"simcc_x": out[0], "simcc_y": out[1]}
+    return {"heatmap_maps": out}
+
+
+class Plan:
+    """The training graph of one recipe: `model` (fit this), `losses`, `loss_weights`, the targets the
+    batches must carry, and `pack(batch) -> (x, y)` for a `PoseBatches.batch` dict."""
+
+    def __init__(self, inference: keras.Model, r: dict, num_joints: int):
+        self.loss = loss_of(r)
+        self.input_size = (r["input_size"], r["input_size"])
+        outputs = _outputs(inference)
+        self.heatmap_stride = None
+        if self.loss == "simcc" and not isinstance(inference.output, dict):
+            # the base recipe, unchanged: the model itself, CE on [x, y] logits, targets (x, y)
+            self.model = inference
+            ce = keras.losses.CategoricalCrossentropy(from_logits=True)
+            self.losses, self.loss_weights, self.targets = [ce, ce], None, ("simcc",)
+            self.inputs = None
+            return
+        image = inference.inputs[0]
+        inputs, outs, losses, weights = {"image": image}, {}, {}, {}
+
+        def add_input(name, shape):
+            if name not in inputs:
+                inputs[name] = keras.Input(shape, name=name)
+            return inputs[name]
+
+        target_weight = lambda: add_input("target_weight", (num_joints,))  # noqa: E731
+        if "simcc" in self.loss:
+            ce = keras.losses.CategoricalCrossentropy(from_logits=True)
+            for axis in ("x", "y"):
+                outs[f"simcc_{axis}"] = outputs[f"simcc_{axis}"]
+                losses[f"simcc_{axis}"], weights[f"simcc_{axis}"] = ce, 1.0
+        if self.loss == "heatmap":
+            maps = outputs["heatmap_maps"]
+            self.heatmap_stride = self.input_size[0] // int(maps.shape[2])
+            heatmap_target = add_input("heatmap_target", tuple(maps.shape[1:]))
+            outs["heatmap_loss"] = JointLoss("heatmap_mse", name="heatmap_loss")([heatmap_target, maps, target_weight()])
+        if self.loss == "smoothl1":
+            target = add_input("target", (num_joints, 2))
+            outs["smoothl1_loss"] = JointLoss("smoothl1", name="smoothl1_loss")(
+                [target, outputs["coordinates"], target_weight()])
+        if "dsnt" in self.loss:
+            maps = outputs["heatmaps"]
+            sigma = L.dsnt_sigma(int(maps.shape[2]), r.get("dsnt_sigma_px", 1.0))
+            dsnt_target = add_input("dsnt_target", (num_joints, 2))
+            outs["dsnt_loss"] = JointLoss("dsnt", {"sigma": sigma, "regularization_weight": r.get("dsnt_weight", 1.0)},
+                                          name="dsnt_loss")([dsnt_target, maps, target_weight()])
+        if "rle" in self.loss:
+            target = add_input("target", (num_joints, 2))
+            outs["rle_loss"] = L.RLELoss(q_distribution=r.get("rle_q", "laplace"), gamma=r.get("gamma", 1.0),
+                                         name="rle_loss")([outputs["coordinates"], outputs["sigma"], target,
+                                                           target_weight()])
+        if r.get("sigma_loss"):
+            presence = add_input("presence_target", (num_joints,))
+            outs["sigma_loss"] = JointLoss(r["sigma_loss"], name="sigma_loss")([presence, outputs["sigma"]])
+        for name in outs:
+            if name.endswith("_loss"):
+                losses[name] = L.OutputAsLoss()
+                weights[name] = float(r.get("sigma_loss_weight", 1.0)) if name == "sigma_loss" else 1.0
+        self.inputs = tuple(inputs)
+        self.model = keras.Model(inputs, outs, name=f"{inference.name}_training")
+        self.losses, self.loss_weights = losses, weights
+        self.targets = tuple(t for t, needed in (("simcc", "simcc" in self.loss), ("heatmap", self.loss == "heatmap"),
+                                                 ("coords", True)) if needed)
+
+    def pack(self, b: dict):
+        """A `PoseBatches.batch` dict -> (x, y) for this plan's model."""
+        if self.inputs is None:
+            return b["images"], b["simcc"]
+        sources = {"image": lambda: b["images"], "target_weight": lambda: b["target_weight"],
+                   "target": lambda: b["coords"], "heatmap_target": lambda: b["heatmap"],
+                   "dsnt_target": lambda: L.normalized_coordinates(b["keypoints"], self.input_size).astype(np.float32),
+                   "presence_target": lambda: b["target_weight"]}
+        x = {name: sources[name]() for name in self.inputs}
+        n = len(b["images"])
+        y = {name: (b["simcc"][0] if name == "simcc_x" else b["simcc"][1]) if name.startswith("simcc_")
+             else np.zeros((n,), np.float32) for name in self.losses}
+        return x, y
+
+
+class PlanBatches(keras.utils.PyDataset):
+    """A `PoseBatches` packed for a `Plan`'s training model."""
+
+    def __init__(self, batches, plan: Plan, **pydataset_kwargs):
+        super().__init__(**pydataset_kwargs)
+        self.batches, self.plan = batches, plan
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def on_epoch_end(self) -> None:
+        self.batches.on_epoch_end()
+
+    def __getitem__(self, i: int):
+        return self.plan.pack(self.batches.batch(i))
+
+
+def copy_backbone(source: keras.Model, target: keras.Model) -> str:
+    """Copy the nested backbone's weights of one pose model into another (the seed's * rows: a backbone
+    pretrained with the heatmap head, then trained with RLE). Returns the backbone's name."""
+    def body(model):
+        nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+        if len(nested) != 1:
+            raise ValueError(f"{model.name}: expected one nested backbone model, found {len(nested)}")
+        return nested[0]
+
+    src, dst = body(source), body(target)
+    if [tuple(w.shape) for w in src.weights] != [tuple(w.shape) for w in dst.weights]:
+        raise ValueError(f"backbones {src.name!r} and {dst.name!r} differ in their weights' shapes; "
+                         "init_from needs the same backbone and input size")
+    dst.set_weights(src.get_weights())
+    return dst.name
