@@ -86,8 +86,11 @@ def _ablate(args) -> int:
     if not rows:
         print(f"{args.study}: every variant is already in {out} (use --force to train again)")
     for row in rows:
-        print(f"{row['variant']:36s} PCKh@0.5 {row['pckh@0.5']:6.2f}  PCKh@0.1 {row['pckh@0.1']:6.2f}  "
-              f"params {row['params']:,}  train {row['train_s']:.0f} s")
+        # COCO rows carry OKS AP instead of PCKh (no head size); a metric a row lacks is "" in it
+        metrics = (("OKS AP", "oks_ap"), ("OKS AR", "oks_ar")) if row.get("oks_ap", "") != "" else \
+            (("PCKh@0.5", "pckh@0.5"), ("PCKh@0.1", "pckh@0.1"))
+        shown = "  ".join(f"{label} {row[key]:6.2f}" if row[key] != "" else f"{label}    n/a" for label, key in metrics)
+        print(f"{row['variant']:36s} {shown}  params {row['params']:,}  train {row['train_s']:.0f} s")
     return 0
 
 

@@ -7,6 +7,11 @@ run resumes where it stopped. Rows record the overrides, the metrics on LSPET va
 the MACs and activation memory (kerasgp.analysis.cost), the Keras CPU latency at batch 1
 (`keras_cpu_ms`, all cores, measured after training in the same process), the training time and throughput,
 the machine, the Keras backend and the git commit.
+
+Other data sets than LSPET (the MPII and COCO samples, recipe key "data"): the runner splits them by image
+(`split_by_image`, recipe key "val_fraction"), builds the model with their joint count (MPII 16, COCO 17) and
+scores them by layout (`evaluate_split`: PCKh for MPII, OKS AP / AR through pycocotools for COCO); their rows
+append "data", "num_joints", "val_fraction", "train_images", "val_images" and the "oks_*" columns after the LSPET ones.
 """
 from __future__ import annotations
 
@@ -36,19 +41,129 @@ def _commit() -> str:
         return "unknown"
 
 
+# Data sets with an official train/val split (`kerasgp.data.load(name, split=...)`); every other one (the MPII
+# and COCO samples) is split by `split_by_image`, with the recipe's "val_fraction".
+OFFICIAL_SPLITS = ("lspet",)
+
+
+def _image_key(record) -> str:
+    return os.path.basename(record.image_path)
+
+
+def split_by_image(people, val_fraction: float = 0.2):
+    """A deterministic train/val split, by IMAGE, of a data set that has no official one -> (train, val).
+
+    Every person of an image lands on the same side, so no image is in both (COCO images hold several
+    people; a person in val whose neighbour trained would leak). The images are sorted by file name and
+    n_val = round(n_images * val_fraction) of them (at least one, and at least one left to train on) go to
+    val, evenly spaced from the first: image floor(j * n_images / n_val) for j = 0 .. n_val - 1. The rule
+    reads file names only, so the same files give the same split on every machine, backend and run. Within
+    a split, people are ordered by image, then by their index in the source file."""
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction is the share of images held out for validation, in (0, 1); "
+                         f"got {val_fraction!r}")
+    images = sorted({_image_key(record) for record in people.records})
+    if len(images) < 2:
+        raise ValueError(f"{people.name!r} holds {len(images)} image(s); a split by image needs at least 2")
+    num_val = min(max(1, round(len(images) * val_fraction)), len(images) - 1)
+    val_images = {images[j * len(images) // num_val] for j in range(num_val)}
+    rank = {image: n for n, image in enumerate(images)}
+    ordered = sorted(people.records, key=lambda record: (rank[_image_key(record)], record.index))
+    return tuple(dataclasses.replace(people, records=[r for r in ordered if (_image_key(r) in val_images) == is_val],
+                                     split=split)
+                 for split, is_val in (("train", False), ("val", True)))
+
+
+def _first_images(people, limit: int):
+    """The people of the first whole images, as many as fit in `limit` (at least the first image's): a
+    COCO image cut in half would score its unpredicted people as misses in OKS AP."""
+    keep, images = 0, set()
+    for record in people.records:
+        image = _image_key(record)
+        if image not in images and images and keep + sum(_image_key(r) == image for r in people.records) > limit:
+            break
+        images.add(image)
+        keep += 1
+    return people.records[:keep]
+
+
+def _people(r: dict):
+    """(train, val) PoseSets of the recipe's data set, each cut to the recipe's train_people / val_people.
+    LSPET: its official splits, cut to the first N people. Others: `split_by_image` with r["val_fraction"],
+    cut to whole images."""
+    from ..data import DataWarning, load
+
+    limits = {"train": r["train_people"], "val": r["val_people"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # the report travels with the row instead
+        if r["data"] in OFFICIAL_SPLITS:
+            splits = {split: load(r["data"], split=split) for split in limits}
+        else:
+            try:
+                everyone = load(r["data"])
+            except ImportError as error:
+                if "pycocotools" not in str(error):
+                    raise
+                raise ImportError(f"{r['data']} is read (and scored, OKS AP) by pycocotools, which is not installed: "
+                                  "pip install pycocotools (or conda install -c conda-forge pycocotools)") from None
+            splits = dict(zip(limits, split_by_image(everyone, r.get("val_fraction", 0.2))))
+    out = []
+    for split, people in splits.items():
+        limit = limits[split]
+        if limit and r["data"] in OFFICIAL_SPLITS:
+            people = dataclasses.replace(people, records=people.records[:limit], split=f"{split}{limit}")
+        elif limit and limit < len(people):
+            people = dataclasses.replace(people, records=_first_images(people, limit), split=f"{split}{limit}")
+        out.append(people)
+    return tuple(out)
+
+
 def _caches(r: dict):
-    from ..data import DataWarning, build_cache, load
+    from ..data import build_cache
 
     size = (r["input_size"], r["input_size"])
-    out = {}
-    for split, limit in (("train", r["train_people"]), ("val", r["val_people"])):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DataWarning)  # the report travels with the row instead
-            people = load(r["data"], split=split)
-        if limit:
-            people = dataclasses.replace(people, records=people.records[:limit], split=f"{split}{limit}")
-        out[split] = build_cache(people, size, progress=False)
-    return out["train"], out["val"]
+    train, val = _people(r)
+    return build_cache(train, size, progress=False), build_cache(val, size, progress=False)
+
+
+def _rounded(value, digits: int = 2):
+    return "" if value is None or value != value else round(value, digits)  # value != value: NaN
+
+
+def evaluate_split(model, val_cache, r: dict):
+    """The row's metrics on the recipe's val split, by the data set's layout -> (columns, appended).
+
+    columns: "pckh@0.5", "pckh@0.1", "pck@0.2", "per_joint_pckh@0.5", "val_people",
+    "val_people_without_head_size", at their usual places in the row. LSPET and MPII: PCKh@0.5 / @0.1 and
+    PCK@0.2 torso (`kerasgp.pose.evaluate`; MPII's total pools all 16 joints, pelvis and thorax included, as
+    the evaluate command does). COCO has no head size (every person would be "without head size"), so its
+    PCKh columns stay empty; PCK@0.2 torso (left shoulder - right hip) is defined for COCO and is kept.
+    appended: {} for LSPET, so its rows keep their columns; for the other data sets "data", "num_joints"
+    (the layout's, which the model was built with), "val_fraction", "train_images", "val_images" and OKS
+    AP / AP50 / AP75 / AR ("oks_ap", "oks_ap50", "oks_ap75", "oks_ar": pycocotools' COCOeval on the val
+    images through `kerasgp.pose.evaluate_coco`, in percent like PCKh), left empty for MPII."""
+    from ..pose import evaluate, evaluate_coco
+
+    metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
+    # LSPET rounds as it always has (a NaN stays "nan"); the samples write "" for a NaN (no joint counted)
+    rounded = (lambda value: round(value, 2)) if r["data"] in OFFICIAL_SPLITS else _rounded
+    columns = {"pckh@0.5": rounded(metrics["pckh@0.5"]), "pckh@0.1": rounded(metrics["pckh@0.1"]),
+               "pck@0.2": rounded(metrics["pck@0.2"]),
+               "per_joint_pckh@0.5": json.dumps({k: round(v, 1) for k, v in metrics["per_joint_pckh@0.5"].items()}),
+               "val_people": metrics["people"], "val_people_without_head_size": metrics["people_without_head_size"]}
+    if r["data"] in OFFICIAL_SPLITS:
+        return columns, {}
+    train, val = _people(r)
+    appended = {"data": r["data"], "num_joints": val_cache.layout.num_joints,
+                "val_fraction": r.get("val_fraction", 0.2),
+                "train_images": len({_image_key(p) for p in train.records}),
+                "val_images": len({_image_key(p) for p in val.records}),
+                "oks_ap": "", "oks_ap50": "", "oks_ap75": "", "oks_ar": ""}
+    if val_cache.layout.name == "coco17":
+        oks = evaluate_coco(model, val, val_cache, split_ratio=r["split_ratio"])
+        appended.update({f"oks_{key.lower()}": round(100.0 * oks[key], 2) for key in ("AP", "AP50", "AP75", "AR")})
+        columns.update({"pckh@0.5": "", "pckh@0.1": "", "per_joint_pckh@0.5": "", "val_people_without_head_size": ""})
+    return columns, appended
 
 
 def _progress_bar(total: int, desc: str, enabled: bool):
@@ -99,16 +214,17 @@ def _init_from(model, reference: str, scale: str, save_dir) -> str:
     return str(path)
 
 
-def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None) -> dict:
-    """Train and evaluate one variant; return its CSV row."""
+def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc: str | None = None,
+                 init_dir=None):
+    """Train and evaluate one recipe (a `studies.recipe` dict, possibly edited: a lesson trains a smaller
+    copy) -> (the trained inference model, its row: metrics, cost, timing, machine, commit)."""
     import keras
 
     from ..analysis import cost
     from ..data import PoseBatches
-    from ..pose import build_pose_model, evaluate
+    from ..pose import build_pose_model
     from .training import Plan, PlanBatches, loss_of, model_options, simcc_sigma
 
-    r = recipe(study, variant, scale)
     loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
     train_cache, val_cache = _caches(r)
     keras.utils.set_random_seed(r["seed"])
@@ -116,8 +232,8 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     num_joints = train_cache.layout.num_joints
     model = build_pose_model(r["backbone"], r["weights"], size, num_joints, r["head"],
                              r["feature"], r["split_ratio"], deconv_channels=r["deconv_channels"],
-                             backbone_options=r["backbone_options"], name=variant, **model_options(r))
-    initialised_from = _init_from(model, r["init_from"], scale, save_dir) if r.get("init_from") else ""
+                             backbone_options=r["backbone_options"], name=name, **model_options(r))
+    initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir) if r.get("init_from") else ""
     plan = Plan(model, r, num_joints)
     batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
                           seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
@@ -128,33 +244,40 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     plan.model.compile(optimizer=keras.optimizers.Adam(schedule), loss=plan.losses, loss_weights=plan.loss_weights)
     start = time.perf_counter()
     history = plan.model.fit(train, epochs=r["epochs"], verbose=0,
-                             callbacks=[_progress_bar(steps, f"{study}/{variant}", progress)])
+                             callbacks=[_progress_bar(steps, desc or name, progress)])
     train_s = time.perf_counter() - start
-    metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
+    metrics, data_columns = evaluate_split(model, val_cache, r)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
     costs = cost(model)
     latency = keras_latency(model, runs=30)
-    saved = ""
-    if save_dir:
-        saved = model_path(save_dir, study, variant, scale)
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        model.save(saved)
-    overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant]}
-    return {
-        "study": study, "variant": variant, "scale": scale, "overrides": json.dumps(overrides, sort_keys=True),
+    if save_path:
+        Path(save_path).parent.mkdir(parents=True, exist_ok=True)
+        model.save(save_path)
+    row = {
         "backbone": r["backbone"], "weights": r["weights"] or "none (from scratch)", "head": r["head"],
         "loss": loss_name, "input_size": r["input_size"], "epochs": r["epochs"], "seed": r["seed"],
-        "pckh@0.5": round(metrics["pckh@0.5"], 2), "pckh@0.1": round(metrics["pckh@0.1"], 2),
-        "pck@0.2": round(metrics["pck@0.2"], 2),
-        "per_joint_pckh@0.5": json.dumps({k: round(v, 1) for k, v in metrics["per_joint_pckh@0.5"].items()}),
+        "pckh@0.5": metrics["pckh@0.5"], "pckh@0.1": metrics["pckh@0.1"], "pck@0.2": metrics["pck@0.2"],
+        "per_joint_pckh@0.5": metrics["per_joint_pckh@0.5"],
         "params": model.count_params(), "macs": costs.macs, "activation_mb": round(costs.activation_bytes / 2**20, 2),
         "keras_cpu_ms": round(latency["median_ms"], 2), "random_init_layers": len(getattr(model, "random_init_layers", None) or []),
-        "init_from": initialised_from, "train_people": len(train_cache), "val_people": metrics["people"],
-        "val_people_without_head_size": metrics["people_without_head_size"],
+        "init_from": initialised_from, "train_people": len(train_cache), "val_people": metrics["val_people"],
+        "val_people_without_head_size": metrics["val_people_without_head_size"],
         "final_loss": round(float(history.history["loss"][-1]), 4), "train_s": round(train_s, 1),
         "train_samples_per_s": round(len(train_cache) * r["epochs"] / train_s, 1),
-        "model_file": str(saved), "backend": keras.backend.backend(), "keras": keras.__version__, "commit": _commit(),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
+        "model_file": str(save_path or ""), "backend": keras.backend.backend(), "keras": keras.__version__,
+        "commit": _commit(), "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
+        **data_columns,  # appended after every LSPET column, so LSPET rows keep theirs in their order
     }
+    return model, row
+
+
+def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None) -> dict:
+    """Train and evaluate one variant of a study; return its CSV row."""
+    r = {**recipe(study, variant, scale), "scale": scale}
+    save_path = model_path(save_dir, study, variant, scale) if save_dir else None
+    _, row = train_recipe(r, variant, progress, save_path, f"{study}/{variant}", init_dir=save_dir)
+    overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant]}
+    return {"study": study, "variant": variant, "scale": scale, "overrides": json.dumps(overrides, sort_keys=True),
+            **row}
 
 
 def done_variants(out: Path, scale: str) -> set[str]:

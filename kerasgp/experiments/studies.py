@@ -28,6 +28,9 @@ BASE_RECIPE = {
     "seed": 0,
     "train_people": None,  # None: the whole train split (6,000)
     "val_people": None,  # None: the whole val split (2,000)
+    # Data sets without an official split (the MPII and COCO samples): the share of IMAGES held out for val
+    # (runner.split_by_image: sorted by file name, evenly spaced, at least one). LSPET keeps its own split.
+    "val_fraction": 0.2,
     # The pose study's heads, losses and tricks (kerasgp.experiments.training); the defaults train as above.
     "loss": None,  # None: the head's own (simcc, heatmap MSE, SmoothL1, DSNT); "rle", "dsnt+rle", "simcc+rle"
     "gamma": 1.0,  # RLE's weight on the flow term's log sigma (the seed's "weighted log-sigma")
@@ -108,6 +111,26 @@ SEED_HEADS = {
     "sa_simdr_sigma6_rle_1x1": {**_SIMCC, "simcc_sigma_seed": 6.0, "loss": "simcc+rle", "neck_channels": 256},
 }
 
+# The seed's tuning tricks, each one change on SA-SimDR (sigma 6 at 256) + RLE, the heads row the tricks apply
+# to (cosine normalisation needs SimCC bins, gamma/BCE/QFL/two-map need RLE's sigma). "base" is the heads
+# study's sa_simdr_sigma6_rle recipe again: a second run of it is the reproducibility check.
+_TRICKS_BASE = dict(SEED_HEADS["sa_simdr_sigma6_rle"])
+SEED_TRICKS = {
+    "base": _TRICKS_BASE,
+    "softmax_norm": {**_TRICKS_BASE, "cosine_scale": 15.0},
+    "log_sigma_gamma0.5": {**_TRICKS_BASE, "gamma": 0.5},
+    "sigma_bce": {**_TRICKS_BASE, "sigma_loss": "bce"},
+    "sigma_qfl": {**_TRICKS_BASE, "sigma_loss": "qfl"},
+    "dropout0.2": {**_TRICKS_BASE, "dropout": 0.2},
+    "larger_input": {**_TRICKS_BASE, "input_scale": 1.25},
+    # sigma reads the 1024-d conv5 (random at start: the 0.5x file has no conv5), localisation the stage output
+    "two_map": {**_TRICKS_BASE, "sigma_feature": "conv5"},
+    # No 2.0x weights exist offline: width 2.0 from scratch, against its 0.5x from-scratch twin.
+    "width2.0_scratch": {**_TRICKS_BASE, "backbone": "shufflenet_v2_x2.0", "weights": None,
+                         "backbone_options": {"include_conv5": False}},
+    "width0.5_scratch": {**_TRICKS_BASE, "weights": None},
+}
+
 STUDIES = {
     # Issue 3: what the ported ImageNet weights buy, and an outside-reference backbone.
     "pretraining": {
@@ -165,6 +188,17 @@ STUDIES = {
     },
     # Issue 6: the seed's head and loss table, in its order (the * row after the heatmap it starts from).
     "heads": SEED_HEADS,
+    "tricks": SEED_TRICKS,
+    # Issue 6, item 6: the same runner on MPII-16 (PCKh) and COCO-17 (OKS AP, pycocotools): the base recipe,
+    # only the data set changed, split by image (val_fraction). The samples are tiny (5 MPII people on 5
+    # images, 12 COCO people on 4, 86 on 28 for coco-mini): the rows show the paths work, not how well
+    # the recipe does on MPII or COCO. A study rather than an `ablate --data` option, so each row's overrides
+    # record the data set like any other recipe field, and no CLI change is needed.
+    "datasets": {
+        "mpii_sample": {"data": "mpii-sample"},
+        "coco_sample": {"data": "coco-sample"},
+        "coco_mini": {"data": "coco-mini"},
+    },
 }
 
 
