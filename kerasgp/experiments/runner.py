@@ -30,7 +30,7 @@ from .studies import STUDIES, recipe
 from .timing import keras_latency
 
 
-def _commit() -> str:
+def _read_commit() -> str:
     try:
         root = Path(__file__).resolve().parents[2]
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
@@ -39,6 +39,15 @@ def _commit() -> str:
         return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+# Read once, when the runner is imported: the code a process runs is the tree of that moment, so edits made
+# while a long study runs must not relabel its later rows (they did, before: "+dirty" on rows of clean code).
+_COMMIT = _read_commit()
+
+
+def _commit() -> str:
+    return _COMMIT
 
 
 # Data sets with an official train/val split (`kerasgp.data.load(name, split=...)`); every other one (the MPII
@@ -316,6 +325,7 @@ def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
 def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, variants=None,
               progress: bool = True, save_dir=None) -> list[dict]:
     """Train the study's variants not yet in `out` (all with force); return the rows written."""
+    import keras
     from tqdm.auto import tqdm
 
     if study not in STUDIES:
@@ -331,4 +341,5 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
         row = train_variant(study, name, scale, progress=progress, save_dir=save_dir)
         append_row(out, row)  # written at once: an interrupted study keeps what it finished
         rows.append(row)
+        keras.backend.clear_session()  # free the variant's graph: 15 variants in one process grew past 6 GB
     return rows
