@@ -52,11 +52,11 @@ def simcc_targets(keypoints, weights, input_size, split_ratio: float = 2.0, sigm
                   normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """x (B, K, k*W) and y (B, K, k*H) 1-D Gaussians; each sums to 1 when `normalize` (a distribution
     for SA-SimDR's KL loss); zero for a zero-weight joint. sigma 0: one-hot labels (SimDR)."""
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0 bins (0: one-hot, SimDR); got {sigma}")
     keypoints = np.asarray(keypoints, dtype=np.float32)
     w = np.asarray(weights, dtype=np.float32)[..., None]
     out = []
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0 bins (0: one-hot, SimDR); got {sigma}")
     for axis, size in enumerate(input_size):
         bins = np.arange(int(round(size * split_ratio)), dtype=np.float32)
         if sigma == 0:  # SimDR: all mass on the nearest bin

@@ -15,9 +15,11 @@ append "data", "num_joints", "val_fraction", "train_images", "val_images" and th
 """
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import subprocess
@@ -41,13 +43,11 @@ def _read_commit() -> str:
         return "unknown"
 
 
-# Read once, when the runner is imported: the code a process runs is the tree of that moment, so edits made
-# while a long study runs must not relabel its later rows (they did, before: "+dirty" on rows of clean code).
-_COMMIT = _read_commit()
-
-
+@functools.cache
 def _commit() -> str:
-    return _COMMIT
+    """The commit, read once per process: `train_recipe` reads it before its first training, so edits made
+    to the tree while a long study runs do not relabel its later rows (they did: "+dirty" on clean code)."""
+    return _read_commit()
 
 
 # Data sets with an official train/val split (`kerasgp.data.load(name, split=...)`); every other one (the MPII
@@ -86,10 +86,11 @@ def split_by_image(people, val_fraction: float = 0.2):
 def _first_images(people, limit: int):
     """The people of the first whole images, as many as fit in `limit` (at least the first image's): a
     COCO image cut in half would score its unpredicted people as misses in OKS AP."""
+    per_image = collections.Counter(_image_key(record) for record in people.records)
     keep, images = 0, set()
     for record in people.records:
         image = _image_key(record)
-        if image not in images and images and keep + sum(_image_key(r) == image for r in people.records) > limit:
+        if image not in images and images and keep + per_image[image] > limit:
             break
         images.add(image)
         keep += 1
@@ -127,11 +128,12 @@ def _people(r: dict):
     return tuple(out)
 
 
-def _caches(r: dict):
+def _caches(r: dict, people=None):
+    """The (train, val) crop caches of the recipe; people: its `_people(r)`, when already loaded."""
     from ..data import build_cache
 
     size = (r["input_size"], r["input_size"])
-    train, val = _people(r)
+    train, val = people or _people(r)
     return build_cache(train, size, progress=False), build_cache(val, size, progress=False)
 
 
@@ -139,7 +141,7 @@ def _rounded(value, digits: int = 2):
     return "" if value is None or value != value else round(value, digits)  # value != value: NaN
 
 
-def evaluate_split(model, val_cache, r: dict):
+def evaluate_split(model, val_cache, r: dict, people=None):
     """The row's metrics on the recipe's val split, by the data set's layout -> (columns, appended).
 
     columns: "pckh@0.5", "pckh@0.1", "pck@0.2", "per_joint_pckh@0.5", "val_people",
@@ -150,7 +152,8 @@ def evaluate_split(model, val_cache, r: dict):
     appended: {} for LSPET, so its rows keep their columns; for the other data sets "data", "num_joints"
     (the layout's, which the model was built with), "val_fraction", "train_images", "val_images" and OKS
     AP / AP50 / AP75 / AR ("oks_ap", "oks_ap50", "oks_ap75", "oks_ar": pycocotools' COCOeval on the val
-    images through `kerasgp.pose.evaluate_coco`, in percent like PCKh), left empty for MPII."""
+    images through `kerasgp.pose.evaluate_coco`, in percent like PCKh), left empty for MPII.
+    people: the recipe's `_people(r)` (train, val), when already loaded."""
     from ..pose import evaluate, evaluate_coco
 
     metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
@@ -162,7 +165,7 @@ def evaluate_split(model, val_cache, r: dict):
                "val_people": metrics["people"], "val_people_without_head_size": metrics["people_without_head_size"]}
     if r["data"] in OFFICIAL_SPLITS:
         return columns, {}
-    train, val = _people(r)
+    train, val = people or _people(r)
     appended = {"data": r["data"], "num_joints": val_cache.layout.num_joints,
                 "val_fraction": r.get("val_fraction", 0.2),
                 "train_images": len({_image_key(p) for p in train.records}),
@@ -235,7 +238,9 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     from .training import Plan, PlanBatches, loss_of, model_options, simcc_sigma
 
     loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
-    train_cache, val_cache = _caches(r)
+    commit = _commit()  # the tree this training starts from
+    people = _people(r)
+    train_cache, val_cache = _caches(r, people)
     keras.utils.set_random_seed(r["seed"])
     size = (r["input_size"], r["input_size"])
     num_joints = train_cache.layout.num_joints
@@ -255,7 +260,7 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     history = plan.model.fit(train, epochs=r["epochs"], verbose=0,
                              callbacks=[_progress_bar(steps, desc or name, progress)])
     train_s = time.perf_counter() - start
-    metrics, data_columns = evaluate_split(model, val_cache, r)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
+    metrics, data_columns = evaluate_split(model, val_cache, r, people)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
     costs = cost(model)
     latency = keras_latency(model, runs=30)
     if save_path:
@@ -273,7 +278,7 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
         "final_loss": round(float(history.history["loss"][-1]), 4), "train_s": round(train_s, 1),
         "train_samples_per_s": round(len(train_cache) * r["epochs"] / train_s, 1),
         "model_file": str(save_path or ""), "backend": keras.backend.backend(), "keras": keras.__version__,
-        "commit": _commit(), "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
+        "commit": commit, "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
         **data_columns,  # appended after every LSPET column, so LSPET rows keep theirs in their order
     }
     return model, row

@@ -167,7 +167,7 @@ class Plan:
         self.model = keras.Model(inputs, outs, name=f"{inference.name}_training")
         self.losses, self.loss_weights = losses, weights
         self.targets = tuple(t for t, needed in (("simcc", "simcc" in self.loss), ("heatmap", self.loss == "heatmap"),
-                                                 ("coords", True)) if needed)
+                                                 ("coords", "target" in inputs)) if needed)
 
     def pack(self, b: dict):
         """A `PoseBatches.batch` dict -> (x, y) for this plan's model."""
