@@ -161,6 +161,29 @@ def test_every_heads_variant_has_a_valid_head_and_loss():
         assert runner._augment(r["augment"]).rotation == 0.0  # the study's flip-only augmentation
 
 
+@pytest.mark.parametrize("study", ["heads", "tricks"])
+def test_every_variant_of_the_pose_studies_builds_and_is_costed(study):
+    # The runner costs a model before it trains it; a layer without a MAC rule (CosineLinear once) would
+    # otherwise have failed a softmax_norm row only after its fit. Weights=None: no file reads.
+    from kerasgp.analysis import cost
+
+    for variant in STUDIES[study]:
+        r = {**recipe(study, variant, "lesson"), "weights": None}
+        model = runner.build_model(r, 14, variant)
+        report = cost(model)
+        assert report.macs > 0 and report.params == model.count_params() > 0, variant
+        keras.backend.clear_session()
+
+
+def test_cosine_linear_macs_follow_the_dense_rule():
+    from kerasgp.analysis import cost
+    from kerasgp.pose import CosineLinear
+
+    inputs = keras.Input((14, 32))
+    model = keras.Model(inputs, CosineLinear(10, 15.0)(inputs))
+    assert cost(model).macs == 14 * 32 * 10  # as Dense(10) on the same input
+
+
 def test_init_from_copies_the_backbone_and_names_the_missing_run(tmp_path):
     r = _recipe(head="heatmap", heatmap_form="light")
     source = _model(r, seed=1)

@@ -226,6 +226,18 @@ def _init_from(model, reference: str, scale: str, save_dir) -> str:
     return str(path)
 
 
+def build_model(r: dict, num_joints: int = 14, name: str | None = None):
+    """The untrained inference model of a recipe, exactly as `train_recipe` builds it (lessons use it to
+    show a row's network without training it)."""
+    from ..pose import build_pose_model
+    from .training import model_options
+
+    size = (r["input_size"], r["input_size"])
+    return build_pose_model(r["backbone"], r["weights"], size, num_joints, r["head"], r["feature"],
+                            r["split_ratio"], deconv_channels=r["deconv_channels"],
+                            backbone_options=r["backbone_options"], name=name, **model_options(r))
+
+
 def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc: str | None = None,
                  init_dir=None):
     """Train and evaluate one recipe (a `studies.recipe` dict, possibly edited: a lesson trains a smaller
@@ -234,19 +246,16 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
 
     from ..analysis import cost
     from ..data import PoseBatches
-    from ..pose import build_pose_model
-    from .training import Plan, PlanBatches, loss_of, model_options, simcc_sigma
+    from .training import Plan, PlanBatches, loss_of, simcc_sigma
 
     loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
     commit = _commit()  # the tree this training starts from
     people = _people(r)
     train_cache, val_cache = _caches(r, people)
     keras.utils.set_random_seed(r["seed"])
-    size = (r["input_size"], r["input_size"])
     num_joints = train_cache.layout.num_joints
-    model = build_pose_model(r["backbone"], r["weights"], size, num_joints, r["head"],
-                             r["feature"], r["split_ratio"], deconv_channels=r["deconv_channels"],
-                             backbone_options=r["backbone_options"], name=name, **model_options(r))
+    model = build_model(r, num_joints, name)
+    costs = cost(model)  # before training: a layer without a MAC rule fails now, not after the fit
     initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir) if r.get("init_from") else ""
     plan = Plan(model, r, num_joints)
     batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
@@ -261,7 +270,6 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
                              callbacks=[_progress_bar(steps, desc or name, progress)])
     train_s = time.perf_counter() - start
     metrics, data_columns = evaluate_split(model, val_cache, r, people)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
-    costs = cost(model)
     latency = keras_latency(model, runs=30)
     if save_path:
         Path(save_path).parent.mkdir(parents=True, exist_ok=True)

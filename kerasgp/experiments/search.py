@@ -633,7 +633,7 @@ def study_latency(study: str = "quadranet_search", scale: str = "lesson", thread
     from ..deploy import convert, representative_crops
     from ..deploy.bench import measure
     from ..machine import describe
-    from ..pose import build_pose_model
+    from .runner import build_model
     from .studies import STUDIES, recipe
 
     machine, date, rows = describe(), datetime.datetime.now().isoformat(timespec="seconds"), []
@@ -643,9 +643,7 @@ def study_latency(study: str = "quadranet_search", scale: str = "lesson", thread
             r = recipe(study, name, scale)
             size = r["input_size"]
             crops = representative_crops(size, count=32)
-            model = build_pose_model(r["backbone"], r["weights"], (size, size), 14, r["head"], r["feature"],
-                                     r["split_ratio"], deconv_channels=r["deconv_channels"],
-                                     backbone_options=r["backbone_options"], name=name)
+            model = build_model(r, 14, name)  # what the runner trains, the recipe's head options included
             path = Path(folder) / f"{name}_pose.tflite"
             conversion = convert(model, mode="int8", representative=crops, num_samples=len(crops), out=path)
             pose = measure(str(path), threads=threads, runs=runs)

@@ -24,6 +24,8 @@ Output layer names are fixed ("coordinates", "sigma", "heatmaps", "simcc_x", "si
 """
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -108,6 +110,11 @@ class CosineLinear(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
+
+    def macs(self, input_shapes, output_shapes) -> int:
+        """kerasgp.analysis.cost's Dense rule (in_features per output element); the two normalisations are
+        element-wise, 0 by the papers' convention."""
+        return math.prod(output_shapes) * input_shapes[-1]
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "scale": self.scale, "epsilon": self.epsilon}
