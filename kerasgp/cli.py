@@ -102,10 +102,34 @@ def _export(args) -> int:
     # int8 needs calibration inputs; training crops of LSPET at the model's input size unless told otherwise
     representative = args.representative or ("lspet" if args.mode == "int8" else None)
     out = args.out or str(Path(args.model).with_name(f"{Path(args.model).stem}_{args.mode}.tflite"))
-    conversion = convert_file(args.model, args.mode, representative, args.samples, out)
+    float_layers = None if args.float_layers is None else [n for n in args.float_layers.split(",") if n and n != "none"]
+    if float_layers and args.mode != "int8":
+        raise SystemExit("--float-layers applies to --mode int8 (the other modes keep every op float)")
+    if args.deployable:  # the pose model as it ships: keypoints in pixels + confidence, decoding inside
+        from .deploy.tflite import convert, load_keras
+        from .pose.decoding import deployable_model
+
+        conversion = convert(deployable_model(load_keras(args.model)), args.mode, representative, args.samples, out,
+                             float_layers)
+    else:
+        conversion = convert_file(args.model, args.mode, representative, args.samples, out, float_layers)
     if args.mode == "int8":
         print(f"calibrated on {args.samples} representative inputs from {representative}")
     print(conversion.summary())
+    return 0
+
+
+def _deploy_study(args) -> int:
+    import glob
+
+    from .experiments import deployment
+
+    paths = sorted({p for pattern in args.models for p in (glob.glob(pattern) or [pattern])})
+    frame = deployment.run(paths, out=args.out, threads=[int(t) for t in args.threads.split(",")], runs=args.runs,
+                           seed_rows=not args.no_seed_rows, limit=args.limit)
+    shown = ["model", "family", "input_size", "pckh05_keras", "pckh05_float32", "pckh05_int8", "int8_drop",
+             "threads", "float32_ms", "int8_ms", "int8_speedup", "int8_float_ops"]
+    print(frame[shown].to_string(index=False))
     return 0
 
 
@@ -291,7 +315,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--representative", help="int8 calibration inputs: a data set name (default lspet: training "
                    "crops at the model's input size) or a .npy array (N, H, W, C)")
     p.add_argument("--samples", type=int, default=200, help="how many representative inputs calibrate (int8)")
+    p.add_argument("--deployable", action="store_true", help="a pose model: convert its deployable form "
+                   "(keypoints in input pixels and confidence, decoding inside; training-only outputs dropped)")
+    p.add_argument("--float-layers", help="int8: comma-separated Keras layers (or inner_model/layer paths) whose ops "
+                   "stay float; default: SimCC soft-argmax decoding and confidence (kerasgp.deploy."
+                   "float_decoding_layers); 'none' quantises every op")
     p.set_defaults(func=_export)
+    p = sub.add_parser("deploy-study", help="pose models in TFLite float32 and int8: LSPET val PCKh and latency")
+    p.add_argument("models", nargs="+", help=".keras pose models (globs allowed), e.g. data/models/heads-*-lesson.keras")
+    p.add_argument("--out", default="results/deployment.csv", help="default %(default)s")
+    p.add_argument("--threads", default="1,2", help="thread counts to time (default %(default)s)")
+    p.add_argument("--runs", type=int, default=100, help="timed invocations per model and mode (default %(default)s)")
+    p.add_argument("--no-seed-rows", action="store_true", help="skip the seed's latency-only rows (256^2 heads, 320^2)")
+    p.add_argument("--limit", type=int, help="score only the first N val people (a quick check)")
+    p.set_defaults(func=_deploy_study)
     p = sub.add_parser("evaluate", help="PCKh (LSPET, MPII) or OKS AP (COCO) of a saved .keras or .tflite pose model")
     p.add_argument("model", help="a .keras pose model or a .tflite converted from one; run at its own input size")
     p.add_argument("--data", default="lspet", help="lspet, mpii (the MPII sample), coco (the COCO sample, OKS AP "

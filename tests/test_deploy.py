@@ -215,3 +215,69 @@ def test_a_model_saved_under_this_backend_exports_from_the_command_line_with_its
         assert np.abs(got[key] - keras.ops.convert_to_numpy(want[key])).max() <= 1e-4
     with pytest.raises(SystemExit):  # argparse refuses a mode it does not know
         main(["export", str(tmp_path / "two_heads.keras"), "--mode", "int4"])
+
+
+def test_float_layers_keep_their_ops_float_by_name_and_unknown_names_fail(tmp_path):
+    from kerasgp.deploy import float_decoding_layers
+
+    rng = np.random.default_rng(5)
+    keras.utils.set_random_seed(5)  # the same initial weights on every run of a backend
+    inputs = keras.Input((8, 8, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dense(6, name="head")(x)
+    model = keras.Model(inputs, keras.layers.Reshape((3, 2), name="out")(x), name="small")
+    calibration = rng.uniform(size=(16, 8, 8, 3)).astype("float32")
+    assert float_decoding_layers(model) == []  # no SimCC decoding: the default keeps every op int8
+    plain = convert(model, "int8", representative=calibration, num_samples=16)
+    kept = convert(model, "int8", representative=calibration, num_samples=16, float_layers=["head"])
+    assert plain.op_report["float_ops"] == []
+    assert [line.split()[1] for line in kept.op_report["float_ops"]] == ["FULLY_CONNECTED"]
+    assert any("DEQUANTIZE" in line for line in kept.op_report["quantize_ops"])
+    assert [d["dtype"] for d in kept.input_details + kept.output_details] == ["int8", "int8"]
+    x = rng.uniform(size=(4, 8, 8, 3)).astype("float32")
+    want = keras.ops.convert_to_numpy(model(x))
+    # a few output steps: the conv and pool are int8, the head float
+    assert np.abs(run_tflite(kept, x) - want).max() <= 0.02 * np.abs(want).max() + 4 * kept.output_details[0]["scale"]
+    with pytest.raises(ValueError, match="are not layers"):
+        convert(model, "int8", representative=calibration, num_samples=16, float_layers=["nope"])
+
+
+def test_a_pose_model_exports_in_its_deployable_form_with_simcc_decoding_in_float(tmp_path, capsys):
+    from kerasgp.cli import main
+    from kerasgp.pose import build_pose_model
+
+    model = build_pose_model("plain", None, (64, 64), 14, head="simcc", simcc_decoding="soft_argmax",
+                             backbone_options={"repeats": (1, 1, 1, 1), "width": 0.25}, name="tiny_simcc")
+    model.save(tmp_path / "tiny.keras")
+    np.save(tmp_path / "crops.npy", np.random.default_rng(2).uniform(size=(8, 64, 64, 3)).astype("float32"))
+    out = tmp_path / "tiny_int8.tflite"
+    assert main(["export", str(tmp_path / "tiny.keras"), "--deployable", "--mode", "int8", "--samples", "8",
+                 "--representative", str(tmp_path / "crops.npy"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "output keypoints" in printed and "output confidence" in printed and "simcc_x" not in printed.split("ops:")[0]
+    assert "coordinates_1/Sum" in printed  # the soft-argmax's sum, listed among the ops left in float
+    with pytest.raises(SystemExit):
+        main(["export", str(tmp_path / "tiny.keras"), "--mode", "float32", "--float-layers", "coordinates"])
+
+
+def test_the_deployment_study_scores_and_times_a_trained_model(tmp_path):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("one backend is enough: the study converts under TensorFlow whatever the backend")
+    require("lspet")
+    from pathlib import Path
+
+    from kerasgp.experiments import deployment
+
+    model = Path(__file__).resolve().parents[1] / "results" / "models" / "heads-rle.keras"
+    frame = deployment.run([model], out=tmp_path / "d.csv", threads=(1,), runs=3, warmup=1, seed_rows=False,
+                           log=None, progress=False, limit=30)
+    assert list(frame.columns) == list(deployment.COLUMNS) and len(frame) == 1
+    row = frame.iloc[0]
+    assert row["model"] == "heads-rle" and row["family"] == "regression/RLE" and row["people"] == 30
+    assert row["pckh05_float32"] == pytest.approx(row["pckh05_keras"], abs=0.01)
+    assert row["int8_drop"] == pytest.approx(row["pckh05_float32"] - row["pckh05_int8"], abs=0.011)
+    assert row["int8_speedup"] == pytest.approx(row["float32_ms"] / row["int8_ms"], rel=0.01)
+    assert row["int8_bytes"] < row["float32_bytes"] and (tmp_path / "d.csv").is_file()
+    with pytest.raises(FileNotFoundError, match="not .keras files"):
+        deployment.run([tmp_path / "missing.keras"], out=None)

@@ -8,7 +8,7 @@ import pytest
 from kerasgp.data import targets as T
 from kerasgp.pose import (CosineLinear, HeatmapArgmax, SimCCDecode, SoftArgmax2D, build_pose_model, decode,
                           decode_heatmaps, deployable_model, head_of, rle_training_model)
-from kerasgp.pose.heads import first_argmax
+from kerasgp.pose.heads import first_argmax, peak_centre
 
 SIZE = (64, 64)
 RNG = np.random.default_rng(0)
@@ -121,6 +121,18 @@ def test_first_argmax_takes_the_first_of_tied_maxima_as_numpy():
     assert _numpy(first_argmax(x, axis=-1)).tolist() == np.argmax(x, axis=-1).tolist() == [1, 0]
 
 
+def test_peak_centre_is_argmax_for_a_unique_peak_and_the_run_centre_for_ties_in_keras_and_numpy():
+    x = np.array([[1.0, 3.0, 2.0, 0.0], [0.0, 3.0, 3.0, 3.0], [5.0, 5.0, 0.0, 5.0]], dtype="float32")
+    want = [1.0, 2.0, 1.5]  # unique; a run of three; first and last tied maxima
+    assert _numpy(peak_centre(x, axis=-1)).tolist() == T.peak_centre(x).tolist() == want
+    # int8-like logits: a Gaussian log-density sampled on a 1.5-unit grid ties ~15 bins around the peak;
+    # the run centre stays on the true peak where the first maximum falls half the run to the left
+    bins = np.arange(256, dtype="float32")
+    logits = np.round(-((bins - 100.0) ** 2) / (2 * 6.0 ** 2) / 1.5) * 1.5
+    assert T.peak_centre(logits) == 100.0 and _numpy(peak_centre(logits)) == 100.0
+    assert logits.argmax() < 95
+
+
 def test_heatmap_argmax_layer_matches_simplebaselines_numpy_decoding_border_cells_included():
     rng = np.random.default_rng(4)
     maps = rng.normal(size=(3, 6, 5, 4)).astype("float32")
@@ -201,7 +213,7 @@ FAMILIES = {"deeppose": dict(head="deeppose", sigma=True), "dsnt": dict(head="ds
 def test_every_familys_deployable_model_converts_to_int8_and_matches_keras():
     if keras.backend.backend() != "tensorflow":
         pytest.skip("converted once, under the TensorFlow backend (the conversion's own backend)")
-    from kerasgp.deploy import convert, run_tflite
+    from kerasgp.deploy import convert, float_decoding_layers, run_tflite
 
     rng = np.random.default_rng(8)
     image = keras.Input((64, 64, 3), name="image")
@@ -219,8 +231,15 @@ def test_every_familys_deployable_model_converts_to_int8_and_matches_keras():
                          num_samples=32)
     got = run_tflite(conversion, test)
     assert sorted(got) == sorted(want)
-    # only the argmax indices' int32 -> float casts stay outside int8 (SimCC x, y and heatmap column, row)
-    assert all(" CAST " in line for line in conversion.op_report["float_ops"])
+    # float: the heatmap argmax's int32 -> float casts (column, row), and by default (float_decoding_layers)
+    # SimCC's decoding, with the linear layers before it for argmax
+    assert float_decoding_layers(families) == ["sa_simdr_deployed/coordinates", "simcc_deployed/simcc_x",
+                                               "simcc_deployed/simcc_y", "simcc_deployed/keypoints"]
+    simcc = ("/sa_simdr_deployed_1/coordinates_1/", "/simcc_deployed_1/simcc_", "/simcc_deployed_1/keypoints_1/")
+    float_ops = conversion.op_report["float_ops"]
+    assert all(" CAST " in line or any(scope in line for scope in simcc) for line in float_ops), float_ops
+    assert any(" SUM " in line and simcc[0] in line for line in float_ops)  # the expectation over the bins
+    assert sum(" FULLY_CONNECTED " in line for line in float_ops) == 2  # the argmax head's x and y logits
     for family in FAMILIES:
         error = np.linalg.norm(got[f"{family}_keypoints"] - want[f"{family}_keypoints"], axis=-1)  # pixels
         if family in ("simcc", "heatmap"):  # argmax: a near-tie may flip to another bin or cell under int8

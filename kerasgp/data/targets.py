@@ -94,8 +94,18 @@ def decode_heatmaps(heatmaps, input_size) -> tuple[np.ndarray, np.ndarray]:
     return xy * scale, flat.max(axis=-1)
 
 
+def peak_centre(vectors, axis: int = -1) -> np.ndarray:
+    """Midway between the first and the last maximum along `axis`: argmax when the maximum is unique, the
+    centre of a run of tied bins otherwise (int8 logits; see `kerasgp.pose.heads.peak_centre`)."""
+    vectors = np.asarray(vectors)
+    first = vectors.argmax(axis=axis)
+    last = vectors.shape[axis] - 1 - np.flip(vectors, axis=axis).argmax(axis=axis)
+    return (first + last) / 2.0
+
+
 def decode_simcc(x_vectors, y_vectors, split_ratio: float = 2.0) -> np.ndarray:
-    """Argmax of the two 1-D vectors -> (B, K, 2) input pixels."""
-    x = np.asarray(x_vectors).argmax(axis=-1) / split_ratio
-    y = np.asarray(y_vectors).argmax(axis=-1) / split_ratio
+    """Argmax of the two 1-D vectors (`peak_centre`: ties resolved to the centre of the run) -> (B, K, 2)
+    input pixels."""
+    x = peak_centre(x_vectors) / split_ratio
+    y = peak_centre(y_vectors) / split_ratio
     return np.stack([x, y], axis=-1).astype(np.float32)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 
 _NAMES = {
-    "tflite": ("Conversion", "MODES", "convert", "convert_file", "representative_crops", "run_tflite", "op_report"),
+    "tflite": ("Conversion", "MODES", "convert", "convert_file", "float_decoding_layers", "representative_crops",
+               "run_tflite", "op_report"),
     "bench": ("measure", "append_csv", "load_runtime", "COLUMNS"),
 }
 

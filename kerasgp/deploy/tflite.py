@@ -10,7 +10,10 @@ Modes, as the TFLite post-training quantisation guide names them:
 - "dynamic": dynamic-range quantisation, int8 weights, float activations.
 - "int8": full-integer quantisation, `TFLITE_BUILTINS_INT8` only, int8 input and output, per-channel
   weights, activation ranges calibrated on representative inputs (crops of the training split, exactly
-  as the Keras model takes them: RGB in [0, 1], see `representative_crops`).
+  as the Keras model takes them: RGB in [0, 1], see `representative_crops`). The ops of `float_layers`
+  stay float between a dequantize and a quantize (selective quantisation, `mlir_quantize`'s denylist); by
+  default those are SimCC's in-graph soft-argmax (`float_decoding_layers`), whose int8 softmax over 256
+  bins rounds the tails to multiples of 1/256 and cost the pose study's SimCC+RLE model 4 PCKh points.
 
 The conversion needs the TensorFlow backend. Under JAX or PyTorch, `convert` saves the model and
 `convert_file` reloads the `.keras` file in a subprocess with `KERAS_BACKEND=tensorflow`. Reading the
@@ -86,12 +89,15 @@ def _check_request(mode: str, representative, num_samples: int) -> None:
                          "[0, 1]), an array (N, H, W, C) or a data set name such as 'lspet'")
 
 
-def convert(model, mode: str = "float32", representative=None, num_samples: int = 200, out=None) -> Conversion:
+def convert(model, mode: str = "float32", representative=None, num_samples: int = 200, out=None,
+            float_layers=None) -> Conversion:
     """Convert a single-input Keras model with a concrete input shape to TFLite.
 
     representative (int8 only): an array (N, H, W, C), an iterable of arrays or of (inputs, targets)
     batches, a data set name ("lspet": training crops at the model's input size) or a `.npy` path; the
     first `num_samples` samples calibrate. out: where to write the `.tflite` (optional).
+    float_layers (int8 only): Keras layers whose ops stay float, by name or by path through nested models
+    ("inner_model/layer"); None: `float_decoding_layers` (SimCC soft-argmax decoding), () for none. The op report lists them with their dequantize/quantize pairs.
     Under a backend other than TensorFlow the model is saved to a temporary `.keras` file and converted
     by `convert_file` in a TensorFlow subprocess.
     """
@@ -105,13 +111,13 @@ def convert(model, mode: str = "float32", representative=None, num_samples: int 
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{model.name}.keras"
             model.save(path)
-            return convert_file(path, mode, samples, num_samples, out)
-    content, outputs = _convert_tensorflow(model, mode, samples, num_samples)
+            return convert_file(path, mode, samples, num_samples, out, float_layers)
+    content, outputs = _convert_tensorflow(model, mode, samples, num_samples, float_layers)
     return _conversion(content, mode, out, outputs, write=True)
 
 
 def convert_file(keras_path, mode: str = "float32", representative=None, num_samples: int = 200,
-                 out=None) -> Conversion:
+                 out=None, float_layers=None) -> Conversion:
     """Convert a saved `.keras` model (e.g. trained under JAX or PyTorch). Under the TensorFlow backend it
     is loaded here; otherwise a subprocess with KERAS_BACKEND=tensorflow reloads and converts it, and
     this process only reads the result (no TensorFlow import). Arguments as in `convert`."""
@@ -124,8 +130,8 @@ def convert_file(keras_path, mode: str = "float32", representative=None, num_sam
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        return convert(load_keras(path), mode, representative, num_samples, out)
-    return _convert_in_subprocess(path, mode, representative, num_samples, out)
+        return convert(load_keras(path), mode, representative, num_samples, out, float_layers)
+    return _convert_in_subprocess(path, mode, representative, num_samples, out, float_layers)
 
 
 def load_keras(path):
@@ -207,12 +213,83 @@ def _quiet_tensorflow():
         logger.setLevel(level)
 
 
-def _convert_tensorflow(model, mode: str, representative, num_samples: int) -> tuple[bytes, list]:
+def float_decoding_layers(model) -> list[str]:
+    """The layers an int8 conversion keeps in float by default, as paths through nested models: SimCC's
+    decoding (`SimCCDecode`), and for argmax decoding also the two linear layers that give it the logits.
+
+    Why, measured on the pose study's models (LSPET val, PCKh@0.5, float -> all-int8):
+    - soft-argmax (sa_simdr_sigma6_rle, 36.14 -> 31.98): the softmax over k*W bins is spread out and int8
+      holds each probability in steps of 1/256, so the tails round away unevenly and move the expectation.
+      Its logits span about +-10 and are fine in int8 (0.07 a step): only the decoding stays float.
+    - argmax (sa_simdr_sigma6, 34.97 -> 5.3 with the decoding in the graph): SA-SimDR's logits span hundreds
+      of units and the calibrated range must hold 0, so the peaks land on a few int8 levels at the bottom of
+      it; dozens of bins tie, and the int8 GREATER_EQUAL that finds them returned all-true there. The
+      logits must stay float; `heads.peak_centre` then decodes a tie (rare in float) without bias.
+    With these layers in float: 36.27 and 34.64 (results/deployment.csv). A linear layer whose output is
+    also a model output (a training model's raw logits) is named after the output, not its layer, and
+    stays int8.
+    """
+    from ..pose.decoding import SIMCC_X, SIMCC_Y
+    from ..pose.heads import SimCCDecode
+
+    found = []
+
+    def visit(container, path):
+        names = {layer.name for layer in container.layers}
+        for layer in container.layers:
+            if isinstance(layer, SimCCDecode):
+                # the decoding, and for argmax the two linear layers that give it the logits (SimCC's names)
+                wanted = (SIMCC_X, SIMCC_Y, layer.name) if layer.mode == "argmax" else (layer.name,)
+                found.extend("/".join(path + [name]) for name in wanted if name in names)
+            if hasattr(layer, "layers"):  # a nested Functional model (a deployable wrapping a model)
+                visit(layer, path + [layer.name])
+
+    visit(model, [])
+    return list(dict.fromkeys(found))
+
+
+def _layer_nodes(content: bytes, layer_paths) -> list[str]:
+    """Names of the op outputs of a (calibrated) flatbuffer that belong to the given Keras layers, each a
+    name or a path "inner_model/layer" through nested models. The SavedModel export scopes an op as
+    "model_1/inner_model_1/layer_1/Op" (each scope with a uniquifying suffix); a fused op's name joins the
+    names of its parts with ";", and it belongs to a layer when any part does."""
+    scope = lambda path: "/".join(rf"{re.escape(part)}(?:_\d+)?" for part in path.split("/"))  # noqa: E731
+    pattern = re.compile("|".join(rf"(?:^|/){scope(path)}/" for path in layer_paths))
+    interpreter = make_interpreter(content, xnnpack=False)
+    tensors = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
+    nodes = [tensors[i] for op in interpreter._get_ops_details() for i in op["outputs"] if i >= 0]
+    return [name for name in dict.fromkeys(nodes) if any(pattern.search(part) for part in name.split(";"))]
+
+
+def _quantise_selectively(converter, model, float_layers) -> bytes:
+    """Calibrate, then quantise everything but the ops of `float_layers` (what the TFLite quantization
+    debugger's `denylisted_nodes` does, without building its instrumented model)."""
+    from tensorflow.lite.python import convert as lite_convert
+
+    converter.experimental_mlir_quantizer = True
+    converter._experimental_calibrate_only = True  # noqa: SLF001 (the documented route to selective quantisation)
+    calibrated = converter.convert()
+    nodes = _layer_nodes(calibrated, float_layers)
+    if not nodes:
+        raise ValueError(f"float_layers {list(float_layers)} match no op of {model.name!r}; layer names: "
+                         f"{sorted(_layer_names(model) - {model.name})[:20]}")
+    return lite_convert.mlir_quantize(calibrated, disable_per_channel=False, fully_quantize=True,
+                                      enable_numeric_verify=False, denylisted_nodes=nodes)
+
+
+def _convert_tensorflow(model, mode: str, representative, num_samples: int, float_layers=None) -> tuple[bytes, list]:
     """(flatbuffer, output names) under the TensorFlow backend."""
     import tensorflow as tf
 
     shape = _input_shape(model)
     samples = _samples(representative, num_samples, shape) if mode == "int8" else None
+    if mode == "int8":
+        float_layers = float_decoding_layers(model) if float_layers is None else list(float_layers)
+        unknown = sorted(path for path in float_layers if path.split("/")[-1] not in _layer_names(model))
+        if unknown:
+            raise ValueError(f"float_layers {unknown} are not layers of {model.name!r}")
+    else:
+        float_layers = []
     with tempfile.TemporaryDirectory() as tmp, _quiet_tensorflow() as captured:
         model.export(tmp, format="tf_saved_model", verbose=False,
                      input_signature=[tf.TensorSpec(shape, model.inputs[0].dtype)])
@@ -225,7 +302,7 @@ def _convert_tensorflow(model, mode: str, representative, num_samples: int) -> t
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
         try:
-            content = converter.convert()
+            content = _quantise_selectively(converter, model, float_layers) if float_layers else converter.convert()
         except Exception as error:  # ConverterError, or a RuntimeError from the quantiser
             captured.seek(0)
             native = captured.read().decode(errors="replace").strip()[-2000:]
@@ -275,7 +352,8 @@ def explain_failure(model, mode: str, error: Exception) -> str:
 _WORKER = "import sys; from kerasgp.deploy.tflite import _worker; raise SystemExit(_worker(sys.argv[1]))"
 
 
-def _convert_in_subprocess(path: Path, mode: str, representative, num_samples: int, out) -> Conversion:
+def _convert_in_subprocess(path: Path, mode: str, representative, num_samples: int, out,
+                           float_layers=None) -> Conversion:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         target = Path(out) if out else tmp / "model.tflite"
@@ -285,7 +363,8 @@ def _convert_in_subprocess(path: Path, mode: str, representative, num_samples: i
             np.save(tmp / "representative.npy", _collect(representative, num_samples))
             representative = str(tmp / "representative.npy")
         job = {"model": str(path.resolve()), "mode": mode, "representative": representative,
-               "num_samples": num_samples, "out": str(target.resolve()), "result": str(tmp / "result.json")}
+               "num_samples": num_samples, "out": str(target.resolve()), "result": str(tmp / "result.json"),
+               "float_layers": None if float_layers is None else list(float_layers)}
         (tmp / "job.json").write_text(json.dumps(job))
         package_root = str(Path(__file__).resolve().parents[2])  # works from a checkout that is not installed
         env = {**os.environ, "KERAS_BACKEND": "tensorflow",
@@ -310,7 +389,8 @@ def _worker(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     try:
         model = load_keras(job["model"])
-        content, outputs = _convert_tensorflow(model, job["mode"], job["representative"], job["num_samples"])
+        content, outputs = _convert_tensorflow(model, job["mode"], job["representative"], job["num_samples"],
+                                               job.get("float_layers"))
         Path(job["out"]).parent.mkdir(parents=True, exist_ok=True)
         Path(job["out"]).write_bytes(content)
         result, code = {"outputs": outputs}, 0

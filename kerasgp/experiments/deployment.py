@@ -1,0 +1,168 @@
+"""The deployment study (issue 7): trained pose models as they ship, in TFLite float32 and full int8,
+scored on LSPET val and timed on this CPU, one run.
+
+    python -m kerasgp deploy-study data/models/heads-*-lesson.keras --out results/deployment.csv
+
+Each `.keras` model is cut to its deployable form (`decoding.deployable_model`: keypoints in pixels and a
+confidence, decoding inside the model), converted to float32 and to full int8 (calibrated on 200 LSPET
+training crops; SimCC's logits and decoding stay float, `deploy.float_decoding_layers`), and all three
+(Keras, float32, int8) are scored on the same val people at the model's input size. Then both `.tflite`
+files are timed with each thread count (`deploy.bench.measure`, median of `runs` invocations). One CSV row
+per model: the head family, size, params, MACs, PCKh@0.5 and @0.1 of each form, the int8 drop, the median
+ms per mode and thread count and the int8 speed-up (float32 ms / int8 ms, same run), the ops left in float.
+Every timing is also appended to results/latency.csv, tagged "deployment".
+
+`seed_rows` adds the seed's key comparison at 256x256: DeepPose (GAP + FC) against the SimpleBaseline
+heatmap head (three 4x4 deconvs), both on ShuffleNetV2 0.5x; and our best recipe at the seed's final input
+size, 320x320. Timed only (untrained weights: latency does not depend on the values).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import tempfile
+import warnings
+from pathlib import Path
+
+FAMILIES = {"deeppose": "regression", "heatmap": "heatmap", "ipr": "IPR/DSNT", "dsnt": "IPR/DSNT",
+            "simcc": "SimCC"}
+COLUMNS = ("model", "family", "input_size", "params", "macs", "pckh05_keras", "pckh05_float32", "pckh05_int8",
+           "int8_drop", "pckh01_keras", "pckh01_int8", "people", "threads", "float32_ms", "int8_ms",
+           "int8_speedup", "int8_float_ops", "float32_bytes", "int8_bytes", "runtime", "xnnpack", "cpu", "arch",
+           "commit", "date")
+# The seed's comparisons (latency only, untrained weights): its regression and heatmap heads on ShuffleNetV2
+# 0.5x at 256x256, and our best recipe (the tricks study's larger_input row) at the seed's final 320x320.
+SEED_ROWS = {"seed256-deeppose": {"head": "deeppose"},
+             "seed256-heatmap": {"head": "heatmap", "heatmap_form": "simplebaseline"},
+             "seed320-best_recipe": {"recipe": ("tricks", "larger_input"), "input_size": 320}}
+
+
+def family_of(model) -> str:
+    """The head family of a pose model, as issue 7 groups them (regression/RLE, heatmap, IPR/DSNT, SimCC)."""
+    from ..pose.estimator import head_of
+
+    head = head_of(model)
+    family = FAMILIES.get(head, head)
+    names = {layer.name for layer in model.layers}
+    return "regression/RLE" if family == "regression" and "sigma" in names else family
+
+
+def _score(model, cache) -> dict:
+    from ..pose import evaluate
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Keras' predict_on_batch notes about input names
+        return evaluate(model, cache)
+
+
+def _val_cache(input_size, people):
+    from ..data import build_cache
+
+    return build_cache(people, input_size, progress=False)
+
+
+def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, warmup: int = 10,
+        calibration: int = 200, seed_rows: bool = True, log="results/latency.csv", progress: bool = True,
+        limit: int | None = None):
+    """Convert, score and time each `.keras` pose model (paths); returns a pandas DataFrame (and writes
+    `out` when given). The seed's rows follow when seed_rows. limit: score only the first N val people (a
+    quick check; the study uses all 2,000). log: the latency CSV each timing is appended to (None: none)."""
+    import keras
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from ..analysis import cost
+    from ..data import DataWarning, load
+    from ..deploy import convert
+    from ..deploy.bench import append_csv, measure
+    from ..machine import describe
+    from ..pose.decoding import deployable_model
+    from ..pose.estimator import TFLitePoseModel, load_pose_model, model_input_size
+    from .runner import _read_commit
+
+    paths = [Path(p) for p in models]
+    missing = [str(p) for p in paths if not p.is_file() or p.suffix != ".keras"]
+    if missing:
+        raise FileNotFoundError(f"not .keras files: {missing}")
+    threads = tuple(int(t) for t in threads)
+    if not threads or min(threads) < 1:
+        raise ValueError(f"thread counts must be >= 1; got {threads}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1 person; got {limit}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        people = load("lspet", split="val")
+    if limit is not None:
+        people = dataclasses.replace(people, records=people.records[:limit], split=f"val-first{limit}")
+    machine, commit = describe(), _read_commit()
+    date = datetime.datetime.now().isoformat(timespec="seconds")
+    jobs = [(p.stem.removesuffix("-lesson"), p) for p in paths]
+    if seed_rows:
+        jobs += [(name, None) for name in SEED_ROWS]
+    rows, caches = [], {}
+    bar = tqdm(jobs, desc="deployment study", unit="model", disable=not progress)
+    with tempfile.TemporaryDirectory(prefix="kerasgp-deploy-") as folder:
+        for name, path in bar:
+            bar.set_postfix_str(name)
+            trained = load_pose_model(path) if path else _seed_model(name)
+            family, report = family_of(trained), cost(trained)  # of the inference model, before decoding
+            model = deployable_model(trained)
+            size = model_input_size(model)
+            files, conversions = {}, {}
+            for mode in ("float32", "int8"):
+                files[mode] = Path(folder) / f"{name}_{mode}.tflite"
+                conversions[mode] = convert(model, mode, representative="lspet" if mode == "int8" else None,
+                                            num_samples=calibration, out=files[mode])
+            scores = {}
+            if path is not None:
+                cache = caches.get(size) or caches.setdefault(size, _val_cache(size, people))
+                scores = {"keras": _score(model, cache)}
+                for mode in files:
+                    scores[mode] = _score(TFLitePoseModel(files[mode]), cache)
+            for count in threads:
+                timed = {}
+                for mode in files:
+                    timed[mode] = measure(str(files[mode]), threads=count, runs=runs, warmup=warmup)
+                    if log:
+                        append_csv(timed[mode], path=log, tag=f"deployment {name} {mode} {size[0]}")
+                rows.append(_row(name, family, size, report, scores, count, timed, conversions, machine, commit,
+                                 date))
+            del model, trained
+            keras.backend.clear_session()
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    return frame
+
+
+def _seed_model(name: str):
+    from ..pose import build_pose_model
+    from .runner import build_model
+    from .studies import recipe
+
+    options = dict(SEED_ROWS[name])
+    if "recipe" in options:
+        r = {**recipe(*options.pop("recipe"), "lesson"), **options}
+        return build_model(r, 14, name=name.replace("-", "_"))
+    return build_pose_model("shufflenet_v2_x0.5", None, (256, 256), 14, name=name.replace("-", "_"), **options)
+
+
+def _row(name, family, size, report, scores, count, timed, conversions, machine, commit, date) -> dict:
+    def pckh(form, key):
+        return round(scores[form][key], 2) if form in scores else ""
+
+    drop = round(scores["float32"]["pckh@0.5"] - scores["int8"]["pckh@0.5"], 2) if scores else ""
+    return {
+        "model": name, "family": family, "input_size": size[0], "params": report.params,
+        "macs": report.macs, "pckh05_keras": pckh("keras", "pckh@0.5"), "pckh05_float32": pckh("float32", "pckh@0.5"),
+        "pckh05_int8": pckh("int8", "pckh@0.5"), "int8_drop": drop, "pckh01_keras": pckh("keras", "pckh@0.1"),
+        "pckh01_int8": pckh("int8", "pckh@0.1"), "people": scores["keras"]["people"] if scores else "",
+        "threads": count, "float32_ms": round(timed["float32"]["median_ms"], 3),
+        "int8_ms": round(timed["int8"]["median_ms"], 3),
+        "int8_speedup": round(timed["float32"]["median_ms"] / timed["int8"]["median_ms"], 3),
+        "int8_float_ops": len(conversions["int8"].op_report["float_ops"]),
+        "float32_bytes": len(conversions["float32"].content), "int8_bytes": len(conversions["int8"].content),
+        "runtime": timed["int8"]["runtime"], "xnnpack": timed["int8"]["xnnpack"], "cpu": machine["cpu"],
+        "arch": machine["arch"], "commit": commit, "date": date,
+    }
