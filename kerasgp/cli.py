@@ -138,6 +138,12 @@ def _evaluate(args) -> int:
 
     result = evaluate_file(args.model, args.data, root=args.root, split=args.split, limit=args.limit,
                            batch_size=args.batch_size)
+    if args.against:  # the float model on the same people: the drop a conversion cost
+        reference = evaluate_file(args.against, args.data, root=args.root, split=args.split, limit=args.limit,
+                                  batch_size=args.batch_size)
+        keys = [key for key in ("pckh@0.5", "pckh@0.1", "AP") if key in result and key in reference]
+        result["against"] = {"model": str(args.against), **{key: reference[key] for key in keys},
+                             **{f"{key}_drop": reference[key] - result[key] for key in keys}}
     if args.json:
         print(json.dumps(result))
         return 0
@@ -148,6 +154,11 @@ def _evaluate(args) -> int:
     else:
         print(f"PCKh@0.5 {result['pckh@0.5']:.2f}  PCKh@0.1 {result['pckh@0.1']:.2f}  PCK@0.2 {result['pck@0.2']:.2f}")
         print("  ".join(f"{joint} {value:.1f}" for joint, value in result["per_joint_pckh@0.5"].items()))
+    if args.against:
+        against = result["against"]
+        print(f"against {against['model']}: " + "  ".join(
+            f"{key} {against[key]:.2f} (drop {against[key + '_drop']:+.2f})" for key in against
+            if key != "model" and not key.endswith("_drop")))
     return 0
 
 
@@ -338,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N people (a quick check)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--against", help="a reference model (the float .keras a .tflite came from): scored on the same "
+                   "people, with the drop from it")
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("bench", help="latency of a .tflite model on this CPU (numpy + LiteRT/tflite-runtime only)")
     p.add_argument("model", help="the .tflite file")

@@ -71,6 +71,22 @@ def test_a_tflite_model_evaluates_like_the_keras_model_it_was_converted_from(lsp
     assert from_tflite["pckh@0.5"] == pytest.approx(from_keras["pckh@0.5"], abs=1e-6)
 
 
+def test_against_scores_the_float_model_on_the_same_people_and_reports_the_drop(lsp_model, tmp_path, capsys):
+    require("lspet")
+    from kerasgp.deploy import convert_file
+
+    tflite = tmp_path / "lsp_rle_int8.tflite"
+    convert_file(lsp_model, "int8", representative=np.random.default_rng(0).uniform(size=(8, 64, 64, 3)),
+                 num_samples=8, out=tflite)
+    result = _run_json(capsys, tflite, "--limit", "12", "--against", lsp_model)
+    alone = evaluate_file(lsp_model, "lspet", limit=12)
+    against = result["against"]
+    assert against["model"] == str(lsp_model) and against["pckh@0.5"] == pytest.approx(alone["pckh@0.5"])
+    assert against["pckh@0.5_drop"] == pytest.approx(alone["pckh@0.5"] - result["pckh@0.5"])
+    assert main(["evaluate", str(tflite), "--limit", "12", "--against", str(lsp_model)]) == 0
+    assert "(drop " in capsys.readouterr().out
+
+
 def test_a_model_whose_joints_do_not_fit_the_data_is_a_clear_error(lsp_model, capsys):
     require("coco-sample")
     pytest.importorskip("pycocotools")

@@ -68,7 +68,6 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     `out` when given). The seed's rows follow when seed_rows. limit: score only the first N val people (a
     quick check; the study uses all 2,000). log: the latency CSV each timing is appended to (None: none)."""
     import keras
-    import pandas as pd
     from tqdm.auto import tqdm
 
     from ..analysis import cost
@@ -79,6 +78,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     from ..pose.decoding import deployable_model
     from ..pose.estimator import TFLitePoseModel, load_pose_model, model_input_size
     from .runner import _read_commit
+    from .timing import write_rows
 
     paths = [Path(p) for p in models]
     missing = [str(p) for p in paths if not p.is_file() or p.suffix != ".keras"]
@@ -129,11 +129,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
                                  date))
             del model, trained
             keras.backend.clear_session()
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out, index=False)
-    return frame
+    return write_rows(rows, COLUMNS, out)
 
 
 def _seed_model(name: str):

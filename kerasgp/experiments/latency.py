@@ -43,7 +43,6 @@ def run(specs=SHUFFLENET_FAMILY, input_size: int = 256, threads=(1,), runs: int 
         calibration: int = 100, out="results/backbone_latency.csv", log="results/latency.csv", progress: bool = True):
     """Time each backbone spec ("name" or "name:key=value;key=value"); returns a pandas DataFrame."""
     import keras
-    import pandas as pd
     from tqdm.auto import tqdm
 
     from .. import backbones
@@ -51,7 +50,7 @@ def run(specs=SHUFFLENET_FAMILY, input_size: int = 256, threads=(1,), runs: int 
     from ..deploy import convert, representative_crops
     from ..deploy.bench import append_csv, measure
     from ..machine import describe
-    from .timing import keras_latency
+    from .timing import keras_latency, write_rows
 
     threads = tuple(int(t) for t in threads)
     if not specs or any(t < 1 for t in threads):
@@ -93,8 +92,4 @@ def run(specs=SHUFFLENET_FAMILY, input_size: int = 256, threads=(1,), runs: int 
                 })
             del model
             keras.backend.clear_session()
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out, index=False)
-    return frame
+    return write_rows(rows, COLUMNS, out)

@@ -31,3 +31,17 @@ def keras_latency(model, runs: int = 30, warmup: int = 5, input_shape=None, seed
         times.append((time.perf_counter() - start) * 1000)
     times = np.asarray(times)
     return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90)), "runs": runs}
+
+
+def write_rows(rows, columns, out=None):
+    """The rows of a timing run as a pandas DataFrame in `columns` order, also written to the CSV `out`
+    (its folders made) when given."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=list(columns))
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out, index=False)
+    return frame

@@ -54,17 +54,22 @@ def _check_size(input_size) -> tuple[int, int]:
     return int(input_size[0]), int(input_size[1])
 
 
-def first_argmax(x, axis: int = -1):
-    """The index of the first maximum along `axis` (int32), as np.argmax, from max / compare / select / min.
-
-    keras.ops.argmax is not used: under TensorFlow it rewrites -0.0 with a bitwise sign test, a BitwiseAnd
-    op that TFLite has no builtin for, so a model holding it does not convert."""
+def _peaks(x, axis: int):
+    """(x >= its max along axis, the positions 0..n-1 shaped to broadcast along axis, n)."""
     x = ops.convert_to_tensor(x)
     length = x.shape[axis]
     shape = [1] * len(x.shape)
     shape[axis] = length
     positions = ops.reshape(ops.arange(length, dtype="int32"), shape)
-    is_peak = x >= ops.max(x, axis=axis, keepdims=True)
+    return x >= ops.max(x, axis=axis, keepdims=True), positions, length
+
+
+def first_argmax(x, axis: int = -1):
+    """The index of the first maximum along `axis` (int32), as np.argmax, from max / compare / select / min.
+
+    keras.ops.argmax is not used: under TensorFlow it rewrites -0.0 with a bitwise sign test, a BitwiseAnd
+    op that TFLite has no builtin for, so a model holding it does not convert."""
+    is_peak, positions, length = _peaks(x, axis)
     return ops.min(ops.where(is_peak, positions, length), axis=axis)
 
 
@@ -75,16 +80,12 @@ def peak_centre(x, axis: int = -1):
     Equal to argmax when the maximum is unique, as it is in float logits. In an int8 model it is not: SA-SimDR
     logits span hundreds of units (scale ~1.5 per int8 step), so the bins within a few of the peak round to the
     same top value, and the first of them lies half that run to the left. Measured on the pose study's
-    sa_simdr_sigma6 model (LSPET val, PCKh@0.5): float 34.97; int8 first argmax 14.96; int8 peak centre 34.41."""
-    x = ops.convert_to_tensor(x)
-    length = x.shape[axis]
-    shape = [1] * len(x.shape)
-    shape[axis] = length
-    positions = ops.reshape(ops.arange(length, dtype="int32"), shape)
-    is_peak = x >= ops.max(x, axis=axis, keepdims=True)
+    sa_simdr_sigma6 model, its raw int8 logits decoded in NumPy (LSPET val, PCKh@0.5): float 34.97; first argmax
+    14.96; peak centre 34.41."""
+    is_peak, positions, length = _peaks(x, axis)
     first = ops.min(ops.where(is_peak, positions, length), axis=axis)
     last = ops.max(ops.where(is_peak, positions, -1), axis=axis)
-    return ops.cast(first + last, x.dtype) * 0.5
+    return ops.cast(first + last, ops.convert_to_tensor(x).dtype) * 0.5
 
 
 def _pixels_to_units(xy, input_size, units: str):
