@@ -329,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deployable", action="store_true", help="a pose model: convert its deployable form "
                    "(keypoints in input pixels and confidence, decoding inside; training-only outputs dropped)")
     p.add_argument("--float-layers", help="int8: comma-separated Keras layers (or inner_model/layer paths) whose ops "
-                   "stay float; default: SimCC soft-argmax decoding and confidence (kerasgp.deploy."
+                   "stay float; default: SimCC's decoding and, for argmax, its logits (kerasgp.deploy."
                    "float_decoding_layers); 'none' quantises every op")
     p.set_defaults(func=_export)
     p = sub.add_parser("deploy-study", help="pose models in TFLite float32 and int8: LSPET val PCKh and latency")

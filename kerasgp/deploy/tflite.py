@@ -12,8 +12,7 @@ Modes, as the TFLite post-training quantisation guide names them:
   weights, activation ranges calibrated on representative inputs (crops of the training split, exactly
   as the Keras model takes them: RGB in [0, 1], see `representative_crops`). The ops of `float_layers`
   stay float between a dequantize and a quantize (selective quantisation, `mlir_quantize`'s denylist); by
-  default those are SimCC's in-graph soft-argmax (`float_decoding_layers`), whose int8 softmax over 256
-  bins rounds the tails to multiples of 1/256 and cost the pose study's SimCC+RLE model 4 PCKh points.
+  default those are SimCC's decoding and, for argmax, its logits (`float_decoding_layers`, which says why).
 
 The conversion needs the TensorFlow backend. Under JAX or PyTorch, `convert` saves the model and
 `convert_file` reloads the `.keras` file in a subprocess with `KERAS_BACKEND=tensorflow`. Reading the
@@ -97,7 +96,8 @@ def convert(model, mode: str = "float32", representative=None, num_samples: int 
     batches, a data set name ("lspet": training crops at the model's input size) or a `.npy` path; the
     first `num_samples` samples calibrate. out: where to write the `.tflite` (optional).
     float_layers (int8 only): Keras layers whose ops stay float, by name or by path through nested models
-    ("inner_model/layer"); None: `float_decoding_layers` (SimCC soft-argmax decoding), () for none. The op report lists them with their dequantize/quantize pairs.
+    ("inner_model/layer"); None: `float_decoding_layers` (SimCC's decoding), () for none. The op report
+    lists their ops with the dequantize/quantize pairs around them.
     Under a backend other than TensorFlow the model is saved to a temporary `.keras` file and converted
     by `convert_file` in a TensorFlow subprocess.
     """
@@ -285,7 +285,8 @@ def _convert_tensorflow(model, mode: str, representative, num_samples: int, floa
     samples = _samples(representative, num_samples, shape) if mode == "int8" else None
     if mode == "int8":
         float_layers = float_decoding_layers(model) if float_layers is None else list(float_layers)
-        unknown = sorted(path for path in float_layers if path.split("/")[-1] not in _layer_names(model))
+        known = _layer_names(model)
+        unknown = sorted(path for path in float_layers if path.split("/")[-1] not in known)
         if unknown:
             raise ValueError(f"float_layers {unknown} are not layers of {model.name!r}")
     else:

@@ -55,12 +55,6 @@ def _score(model, cache) -> dict:
         return evaluate(model, cache)
 
 
-def _val_cache(input_size, people):
-    from ..data import build_cache
-
-    return build_cache(people, input_size, progress=False)
-
-
 def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, warmup: int = 10,
         calibration: int = 200, seed_rows: bool = True, log="results/latency.csv", progress: bool = True,
         limit: int | None = None):
@@ -71,7 +65,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     from tqdm.auto import tqdm
 
     from ..analysis import cost
-    from ..data import DataWarning, load
+    from ..data import DataWarning, build_cache, load
     from ..deploy import convert
     from ..deploy.bench import append_csv, measure
     from ..machine import describe
@@ -115,10 +109,11 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
                                             num_samples=calibration, out=files[mode])
             scores = {}
             if path is not None:
-                cache = caches.get(size) or caches.setdefault(size, _val_cache(size, people))
-                scores = {"keras": _score(model, cache)}
+                if size not in caches:  # one crop cache per input size, shared by the models of that size
+                    caches[size] = build_cache(people, size, progress=False)
+                scores = {"keras": _score(model, caches[size])}
                 for mode in files:
-                    scores[mode] = _score(TFLitePoseModel(files[mode]), cache)
+                    scores[mode] = _score(TFLitePoseModel(files[mode]), caches[size])
             for count in threads:
                 timed = {}
                 for mode in files:
