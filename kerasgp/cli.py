@@ -126,7 +126,7 @@ def _deploy_study(args) -> int:
 
     paths = sorted({p for pattern in args.models for p in (glob.glob(pattern) or [pattern])})
     frame = deployment.run(paths, out=args.out, threads=[int(t) for t in args.threads.split(",")], runs=args.runs,
-                           seed_rows=not args.no_seed_rows, limit=args.limit)
+                           seed_rows=not args.no_seed_rows, limit=args.limit, append=args.append)
     shown = ["model", "family", "input_size", "pckh05_keras", "pckh05_float32", "pckh05_int8", "int8_drop",
              "threads", "float32_ms", "int8_ms", "int8_speedup", "int8_float_ops"]
     print(frame[shown].to_string(index=False))
@@ -339,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=100, help="timed invocations per model and mode (default %(default)s)")
     p.add_argument("--no-seed-rows", action="store_true", help="skip the seed's latency-only rows (256^2 heads, 320^2)")
     p.add_argument("--limit", type=int, help="score only the first N val people (a quick check)")
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows already in --out (the models run now replace their own rows)")
     p.set_defaults(func=_deploy_study)
     p = sub.add_parser("evaluate", help="PCKh (LSPET, MPII) or OKS AP (COCO) of a saved .keras or .tflite pose model")
     p.add_argument("model", help="a .keras pose model or a .tflite converted from one; run at its own input size")

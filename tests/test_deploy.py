@@ -279,5 +279,20 @@ def test_the_deployment_study_scores_and_times_a_trained_model(tmp_path):
     assert row["int8_drop"] == pytest.approx(row["pckh05_float32"] - row["pckh05_int8"], abs=0.011)
     assert row["int8_speedup"] == pytest.approx(row["float32_ms"] / row["int8_ms"], rel=0.01)
     assert row["int8_bytes"] < row["float32_bytes"] and (tmp_path / "d.csv").is_file()
+    # append: another model joins the finished CSV; a model run again replaces its own row
+    import pandas as pd
+
+    other = Path(__file__).resolve().parents[1] / "results" / "models" / "heads-heatmap.keras"
+    deployment.run([other], out=tmp_path / "d.csv", threads=(1,), runs=3, warmup=1, seed_rows=False, log=None,
+                   progress=False, limit=10, append=True)
+    merged = pd.read_csv(tmp_path / "d.csv")
+    assert list(merged["model"]) == ["heads-rle", "heads-heatmap"] and list(merged["people"]) == [30, 10]
+    deployment.run([model], out=tmp_path / "d.csv", threads=(1,), runs=3, warmup=1, seed_rows=False, log=None,
+                   progress=False, limit=10, append=True)
+    assert list(pd.read_csv(tmp_path / "d.csv")["people"]) == [10, 10]
+    pd.DataFrame({"model": ["x"]}).to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(ValueError, match="not the deployment study's"):
+        deployment.run([model], out=tmp_path / "other.csv", threads=(1,), runs=3, warmup=1, seed_rows=False,
+                       log=None, progress=False, limit=10, append=True)
     with pytest.raises(FileNotFoundError, match="not .keras files"):
         deployment.run([tmp_path / "missing.keras"], out=None)

@@ -161,7 +161,7 @@ def test_every_heads_variant_has_a_valid_head_and_loss():
         assert runner._augment(r["augment"]).rotation == 0.0  # the study's flip-only augmentation
 
 
-@pytest.mark.parametrize("study", ["heads", "tricks"])
+@pytest.mark.parametrize("study", ["heads", "tricks", "best"])
 def test_every_variant_of_the_pose_studies_builds_and_is_costed(study):
     # The runner costs a model before it trains it; a layer without a MAC rule (CosineLinear once) would
     # otherwise have failed a softmax_norm row only after its fit. Weights=None: no file reads.

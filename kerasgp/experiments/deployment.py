@@ -57,10 +57,12 @@ def _score(model, cache) -> dict:
 
 def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, warmup: int = 10,
         calibration: int = 200, seed_rows: bool = True, log="results/latency.csv", progress: bool = True,
-        limit: int | None = None):
+        limit: int | None = None, append: bool = False):
     """Convert, score and time each `.keras` pose model (paths); returns a pandas DataFrame (and writes
     `out` when given). The seed's rows follow when seed_rows. limit: score only the first N val people (a
-    quick check; the study uses all 2,000). log: the latency CSV each timing is appended to (None: none)."""
+    quick check; the study uses all 2,000). log: the latency CSV each timing is appended to (None: none).
+    append: keep the rows already in `out` (those of the models run now are replaced), so one model can join
+    a finished study; every row keeps its own date and commit, and its speed-up is within its own run."""
     import keras
     from tqdm.auto import tqdm
 
@@ -124,7 +126,21 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
                                  date))
             del model, trained
             keras.backend.clear_session()
+    if append and out and Path(out).is_file():
+        rows = _merge(Path(out), rows)
     return write_rows(rows, COLUMNS, out)
+
+
+def _merge(path: Path, rows: list) -> list:
+    """The rows of the CSV at `path` but those of the models in `rows`, then `rows`."""
+    import pandas as pd
+
+    old = pd.read_csv(path, keep_default_na=False)
+    if list(old.columns) != list(COLUMNS):
+        raise ValueError(f"{path}: its columns are not the deployment study's; write to a new --out instead")
+    new = {row["model"] for row in rows}
+    kept = [row for row in old.to_dict("records") if row["model"] not in new]
+    return kept + rows
 
 
 def _seed_model(name: str):
