@@ -85,6 +85,8 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
         raise ValueError(f"thread counts must be >= 1; got {threads}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1 person; got {limit}")
+    # Read (and check) the rows to keep before any work, so a wrong --out fails before minutes of conversions.
+    previous = _previous_rows(Path(out)) if append and out and Path(out).is_file() else []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         people = load("lspet", split="val")
@@ -126,21 +128,18 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
                                  date))
             del model, trained
             keras.backend.clear_session()
-    if append and out and Path(out).is_file():
-        rows = _merge(Path(out), rows)
-    return write_rows(rows, COLUMNS, out)
+    run_now = {row["model"] for row in rows}
+    return write_rows([row for row in previous if row["model"] not in run_now] + rows, COLUMNS, out)
 
 
-def _merge(path: Path, rows: list) -> list:
-    """The rows of the CSV at `path` but those of the models in `rows`, then `rows`."""
+def _previous_rows(path: Path) -> list:
+    """The rows of an earlier deployment-study CSV (for append), refused if its columns are not the study's."""
     import pandas as pd
 
     old = pd.read_csv(path, keep_default_na=False)
     if list(old.columns) != list(COLUMNS):
         raise ValueError(f"{path}: its columns are not the deployment study's; write to a new --out instead")
-    new = {row["model"] for row in rows}
-    kept = [row for row in old.to_dict("records") if row["model"] not in new]
-    return kept + rows
+    return old.to_dict("records")
 
 
 def _seed_model(name: str):
