@@ -195,3 +195,19 @@ def test_init_from_copies_the_backbone_and_names_the_missing_run(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError, match="ablate heads --variants heatmap_160"):
         runner._init_from(target, "heads/heatmap_160", "lesson", tmp_path)
+
+
+def test_init_layers_all_copies_the_whole_model_and_refuses_another_recipe(tmp_path):
+    r = _recipe(loss="simcc+rle", deconv_channels=(16, 16))
+    source = _model(r, seed=1)
+    source.save(tmp_path / "best-first-lesson.keras")
+    target = _model(r, seed=2)
+    assert not all(np.allclose(a, b) for a, b in zip(source.get_weights(), target.get_weights()))  # seeds differ
+    runner._init_from(target, "best/first", "lesson", tmp_path, layers="all")
+    for a, b in zip(source.get_weights(), target.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = _model(_recipe(loss="simcc+rle", deconv_channels=(32, 32)))
+    with pytest.raises(ValueError, match="same recipe"):
+        runner._init_from(other, "best/first", "lesson", tmp_path, layers="all")
+    with pytest.raises(ValueError, match="init_layers"):
+        runner._init_from(target, "best/first", "lesson", tmp_path, layers="head")

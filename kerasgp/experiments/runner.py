@@ -212,17 +212,21 @@ def model_path(save_dir, study: str, variant: str, scale: str) -> Path:
     return Path(save_dir) / f"{study}-{variant}-{scale}.keras"
 
 
-def _init_from(model, reference: str, scale: str, save_dir) -> str:
-    """init_from "STUDY/VARIANT": copy that variant's trained backbone (saved by an earlier run) into model."""
+def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backbone") -> str:
+    """init_from "STUDY/VARIANT": copy that variant's trained backbone (saved by an earlier run) into model;
+    layers "all" copies the whole inference model (same architecture), so the run trains it further. RLE's
+    flow is no part of a saved model (training graph only) and starts afresh either way."""
     from ..pose import load_pose_model
-    from .training import copy_backbone
+    from .training import copy_backbone, copy_model
 
+    if layers not in ("backbone", "all"):
+        raise ValueError(f"init_layers is 'backbone' or 'all'; got {layers!r}")
     study, _, variant = reference.partition("/")
     path = model_path(save_dir or "data/models", study, variant, scale)
     if not path.is_file():
         raise FileNotFoundError(f"init_from {reference!r}: {path} does not exist; train that variant first "
                                 f"(python -m kerasgp ablate {study} --variants {variant} --scale {scale})")
-    copy_backbone(load_pose_model(path), model)
+    (copy_model if layers == "all" else copy_backbone)(load_pose_model(path), model)
     return str(path)
 
 
@@ -256,7 +260,8 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     num_joints = train_cache.layout.num_joints
     model = build_model(r, num_joints, name)
     costs = cost(model)  # before training: a layer without a MAC rule fails now, not after the fit
-    initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir) if r.get("init_from") else ""
+    initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir,
+                                   r.get("init_layers", "backbone")) if r.get("init_from") else ""
     plan = Plan(model, r, num_joints)
     batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
                           seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),

@@ -216,3 +216,14 @@ def copy_backbone(source: keras.Model, target: keras.Model) -> str:
                          "init_from needs the same backbone and input size")
     dst.set_weights(src.get_weights())
     return dst.name
+
+
+def copy_model(source: keras.Model, target: keras.Model) -> str:
+    """Copy every weight of one inference model into another of the same architecture (init_layers "all":
+    a run that trains a finished variant further). Returns the target's name."""
+    shapes = lambda m: [tuple(w.shape) for w in m.weights]  # noqa: E731
+    if shapes(source) != shapes(target):
+        raise ValueError(f"models {source.name!r} and {target.name!r} differ in their weights' shapes; "
+                         "init_layers 'all' needs the same recipe (backbone, head, input size)")
+    target.set_weights(source.get_weights())
+    return target.name
