@@ -105,12 +105,14 @@ def _export(args) -> int:
     float_layers = None if args.float_layers is None else [n for n in args.float_layers.split(",") if n and n != "none"]
     if float_layers and args.mode != "int8":
         raise SystemExit("--float-layers applies to --mode int8 (the other modes keep every op float)")
+    if args.flip_test and not args.deployable:
+        raise SystemExit("--flip-test converts the deployable form of a pose model: add --deployable")
     if args.deployable:  # the pose model as it ships: keypoints in pixels + confidence, decoding inside
         from .deploy.tflite import convert, load_keras
-        from .pose.decoding import deployable_model
+        from .pose.decoding import deployable_model, with_flip_test
 
-        conversion = convert(deployable_model(load_keras(args.model)), args.mode, representative, args.samples, out,
-                             float_layers)
+        shipped = (with_flip_test if args.flip_test else deployable_model)(load_keras(args.model))
+        conversion = convert(shipped, args.mode, representative, args.samples, out, float_layers)
     else:
         conversion = convert_file(args.model, args.mode, representative, args.samples, out, float_layers)
     if args.mode == "int8":
@@ -126,7 +128,8 @@ def _deploy_study(args) -> int:
 
     paths = sorted({p for pattern in args.models for p in (glob.glob(pattern) or [pattern])})
     frame = deployment.run(paths, out=args.out, threads=[int(t) for t in args.threads.split(",")], runs=args.runs,
-                           seed_rows=not args.no_seed_rows, limit=args.limit, append=args.append)
+                           seed_rows=not args.no_seed_rows, limit=args.limit, append=args.append,
+                           flip_test=args.flip_test)
     shown = ["model", "family", "input_size", "pckh05_keras", "pckh05_float32", "pckh05_int8", "int8_drop",
              "threads", "float32_ms", "int8_ms", "int8_speedup", "int8_float_ops"]
     print(frame[shown].to_string(index=False))
@@ -136,11 +139,13 @@ def _deploy_study(args) -> int:
 def _evaluate(args) -> int:
     from .pose import evaluate_file
 
+    # --flip-test applies to .keras files; a .tflite runs as exported (with the flip test inside or not)
+    flip = lambda path: args.flip_test and str(path).endswith(".keras")  # noqa: E731
     result = evaluate_file(args.model, args.data, root=args.root, split=args.split, limit=args.limit,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, flip_test=flip(args.model))
     if args.against:  # the float model on the same people: the drop a conversion cost
         reference = evaluate_file(args.against, args.data, root=args.root, split=args.split, limit=args.limit,
-                                  batch_size=args.batch_size)
+                                  batch_size=args.batch_size, flip_test=flip(args.against))
         keys = [key for key in ("pckh@0.5", "pckh@0.1", "AP") if key in result and key in reference]
         result["against"] = {"model": str(args.against), **{key: reference[key] for key in keys},
                              **{f"{key}_drop": reference[key] - result[key] for key in keys}}
@@ -331,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--float-layers", help="int8: comma-separated Keras layers (or inner_model/layer paths) whose ops "
                    "stay float; default: SimCC's decoding and, for argmax, its logits (kerasgp.deploy."
                    "float_decoding_layers); 'none' quantises every op")
+    p.add_argument("--flip-test", action="store_true", help="with --deployable: the model runs on the image and its "
+                   "mirror and averages the two predictions (twice the cost; kerasgp.pose.flip_test_model)")
     p.set_defaults(func=_export)
     p = sub.add_parser("deploy-study", help="pose models in TFLite float32 and int8: LSPET val PCKh and latency")
     p.add_argument("models", nargs="+", help=".keras pose models (globs allowed), e.g. data/models/heads-*-lesson.keras")
@@ -341,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="score only the first N val people (a quick check)")
     p.add_argument("--append", action="store_true",
                    help="keep the rows already in --out (the models run now replace their own rows)")
+    p.add_argument("--flip-test", action="store_true", help="deploy each model with the flip test inside (image and "
+                   "mirror averaged, twice the cost); its rows are named MODEL+flip")
     p.set_defaults(func=_deploy_study)
     p = sub.add_parser("evaluate", help="PCKh (LSPET, MPII) or OKS AP (COCO) of a saved .keras or .tflite pose model")
     p.add_argument("model", help="a .keras pose model or a .tflite converted from one; run at its own input size")
@@ -353,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--against", help="a reference model (the float .keras a .tflite came from): scored on the same "
                    "people, with the drop from it")
+    p.add_argument("--flip-test", action="store_true", help="score .keras models with the flip test (image and mirror "
+                   "averaged); a .tflite runs as it was exported")
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("bench", help="latency of a .tflite model on this CPU (numpy + LiteRT/tflite-runtime only)")
     p.add_argument("model", help="the .tflite file")

@@ -261,6 +261,30 @@ def test_a_pose_model_exports_in_its_deployable_form_with_simcc_decoding_in_floa
         main(["export", str(tmp_path / "tiny.keras"), "--mode", "float32", "--float-layers", "coordinates"])
 
 
+def test_a_flip_test_export_runs_image_and_mirror_and_keeps_its_merge_in_float(tmp_path, capsys):
+    from kerasgp.cli import main
+    from kerasgp.deploy import float_decoding_layers, run_tflite
+    from kerasgp.deploy.tflite import load_keras
+    from kerasgp.pose import build_pose_model
+    from kerasgp.pose.decoding import with_flip_test
+
+    model = build_pose_model("plain", None, (64, 64), 14, head="simcc", simcc_decoding="soft_argmax",
+                             backbone_options={"repeats": (1, 1, 1, 1), "width": 0.25}, name="tiny_simcc")
+    model.save(tmp_path / "tiny.keras")
+    flipped = with_flip_test(load_keras(tmp_path / "tiny.keras"))
+    assert {"keypoints", "confidence"} <= set(float_decoding_layers(flipped))
+    crops = np.random.default_rng(3).uniform(size=(8, 64, 64, 3)).astype("float32")
+    np.save(tmp_path / "crops.npy", crops)
+    out = tmp_path / "tiny_flip.tflite"
+    with pytest.raises(SystemExit, match="--deployable"):
+        main(["export", str(tmp_path / "tiny.keras"), "--flip-test", "--out", str(out)])
+    assert main(["export", str(tmp_path / "tiny.keras"), "--deployable", "--flip-test", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "output keypoints" in printed and "REVERSE_V2" in printed  # the mirror runs inside the file
+    got, want = run_tflite(out.read_bytes(), crops[:2]), flipped.predict_on_batch(crops[:2])
+    np.testing.assert_allclose(got["keypoints"], want["keypoints"], atol=1e-3)
+
+
 def test_the_deployment_study_scores_and_times_a_trained_model(tmp_path):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("one backend is enough: the study converts under TensorFlow whatever the backend")

@@ -59,6 +59,19 @@ def test_evaluate_on_the_coco_sample_reports_oks_ap(coco_model, capsys):
     assert -1.0 <= result["AP"] <= 1.0 and {"AP50", "AP75", "AR"} <= set(result)
 
 
+def test_flip_test_scores_the_mirror_too_and_a_tflite_file_cannot_be_flipped_afterwards(lsp_model, tmp_path, capsys):
+    require("lspet")
+    from kerasgp.deploy import convert_file
+
+    plain = _run_json(capsys, lsp_model, "--data", "lspet", "--limit", "12")
+    flipped = _run_json(capsys, lsp_model, "--data", "lspet", "--limit", "12", "--flip-test")
+    assert flipped["flip_test"] is True and plain["flip_test"] is False and flipped["people"] == 12
+    tflite = tmp_path / "lsp_rle.tflite"
+    convert_file(lsp_model, "float32", out=tflite)
+    with pytest.raises(ValueError, match="export it with --flip-test"):
+        evaluate_file(tflite, "lspet", limit=4, flip_test=True)
+
+
 def test_a_tflite_model_evaluates_like_the_keras_model_it_was_converted_from(lsp_model, tmp_path):
     require("mpii-sample")
     from kerasgp.deploy import convert_file

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from kerasgp.data import targets as T
-from kerasgp.pose import (CosineLinear, HeatmapArgmax, SimCCDecode, SoftArgmax2D, build_pose_model, decode,
-                          decode_heatmaps, deployable_model, head_of, rle_training_model)
+from kerasgp.pose import (CosineLinear, FlipTestMerge, HeatmapArgmax, SimCCDecode, SoftArgmax2D, build_pose_model,
+                          decode, decode_heatmaps, deployable_model, flip_test_model, head_of, rle_training_model)
 from kerasgp.pose.heads import first_argmax, peak_centre
 
 SIZE = (64, 64)
@@ -201,6 +201,57 @@ def test_the_deployable_model_gives_the_keypoints_numpy_decoding_gives(options):
     else:  # the peak of the spatial softmax of the logits
         want = _softmax(out["heatmaps"].reshape(2, -1, 14), 1).max(1)
     assert np.allclose(got["confidence"], want, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- flip test
+def _unmirror(values, permutation, width=None):
+    """NumPy reference: a prediction on the mirrored image in the image's frame (joints swapped, x mirrored)."""
+    values = np.asarray(values)[:, permutation].copy()
+    if width is not None:
+        values[..., 0] = width - 1 - values[..., 0]
+    return values
+
+
+def test_the_flip_test_averages_the_image_and_its_mirror_in_the_images_frame(tmp_path):
+    from kerasgp.data import LSP14
+
+    model = build_pose_model("plain", None, SIZE, head="deeppose", sigma=True, backbone_options=TINY)
+    _randomise_batch_norms(model, np.random.default_rng(9))
+    deployed, perm = deployable_model(model), LSP14.flip_permutation()
+    flipped = flip_test_model(model, perm)
+    direct, mirrored = deployed.predict_on_batch(IMAGES), deployed.predict_on_batch(IMAGES[:, :, ::-1])
+    got = flipped.predict_on_batch(IMAGES)
+    np.testing.assert_allclose(got["keypoints"], (direct["keypoints"] + _unmirror(mirrored["keypoints"], perm, 64)) / 2,
+                               atol=1e-4)
+    np.testing.assert_allclose(got["confidence"], (direct["confidence"] + _unmirror(mirrored["confidence"], perm)) / 2,
+                               atol=1e-6)
+    # equivariant: the flip test of the mirror is the mirror of the flip test
+    np.testing.assert_allclose(flipped.predict_on_batch(IMAGES[:, :, ::-1])["keypoints"],
+                               _unmirror(got["keypoints"], perm, 64), atol=1e-3)
+    assert len(flipped.weights) == len(model.weights) and flip_test_model(flipped, perm).count_params() == model.count_params()
+    flipped.save(tmp_path / "flip.keras")
+    again = keras.saving.load_model(tmp_path / "flip.keras")
+    np.testing.assert_allclose(again.predict_on_batch(IMAGES)["keypoints"], got["keypoints"], atol=1e-5)
+    with pytest.raises(ValueError, match="permutation"):
+        FlipTestMerge([0, 0, 1])
+
+
+def test_the_flip_tests_mirror_is_the_training_augmentations_flip():
+    # MirrorImage reverses the columns; the augmentation's flip (crop_matrices, flips=True) must map pixel x
+    # to W - 1 - x for the two to agree, image and keypoints alike.
+    from kerasgp.data.transforms import apply_affine, crop_matrices, warp
+
+    rng = np.random.default_rng(10)
+    source = rng.integers(0, 256, size=(90, 70, 3), dtype=np.uint8)
+    centre, box = np.array([[34.5, 44.5]]), np.array([[60.0, 80.0]])
+    plain = crop_matrices(centre, box, SIZE)
+    mirror = crop_matrices(centre, box, SIZE, flips=[True])
+    difference = warp(source, mirror[0], SIZE).astype(int) - warp(source, plain[0], SIZE)[:, ::-1]
+    assert np.abs(difference).max() <= 1 and (difference == 0).mean() > 0.99  # bilinear rounding, else equal
+    point = np.array([[[20.0, 30.0]]])
+    a, b = apply_affine(point, plain), apply_affine(point, mirror)
+    np.testing.assert_allclose(b[..., 0], SIZE[0] - 1 - a[..., 0], atol=1e-4)
+    np.testing.assert_allclose(b[..., 1], a[..., 1], atol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------------- TFLite int8

@@ -215,7 +215,9 @@ def _quiet_tensorflow():
 
 def float_decoding_layers(model) -> list[str]:
     """The layers an int8 conversion keeps in float by default, as paths through nested models: SimCC's
-    decoding (`SimCCDecode`), and for argmax decoding also the two linear layers that give it the logits.
+    decoding (`SimCCDecode`), and for argmax decoding also the two linear layers that give it the logits;
+    a flip test's merge of its two predictions (`FlipTestMerge`: int8 would round the keypoints to the
+    output's scale, about 0.6 px at 160).
 
     Why, measured on the pose study's models (LSPET val, PCKh@0.5, float -> all-int8):
     - soft-argmax (sa_simdr_sigma6_rle, 36.14 -> 31.98): the softmax over k*W bins is spread out and int8
@@ -229,7 +231,7 @@ def float_decoding_layers(model) -> list[str]:
     also a model output (a training model's raw logits) is named after the output, not its layer, and
     stays int8.
     """
-    from ..pose.decoding import SIMCC_X, SIMCC_Y
+    from ..pose.decoding import SIMCC_X, SIMCC_Y, FlipTestMerge
     from ..pose.heads import SimCCDecode
 
     found = []
@@ -237,6 +239,8 @@ def float_decoding_layers(model) -> list[str]:
     def visit(container, path):
         names = {layer.name for layer in container.layers}
         for layer in container.layers:
+            if isinstance(layer, FlipTestMerge):  # the flip test's mean of two decoded predictions, in pixels
+                found.append("/".join(path + [layer.name]))
             if isinstance(layer, SimCCDecode):
                 # the decoding, and for argmax the two linear layers that give it the logits (SimCC's names)
                 wanted = (SIMCC_X, SIMCC_Y, layer.name) if layer.mode == "argmax" else (layer.name,)

@@ -57,12 +57,14 @@ def _score(model, cache) -> dict:
 
 def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, warmup: int = 10,
         calibration: int = 200, seed_rows: bool = True, log="results/latency.csv", progress: bool = True,
-        limit: int | None = None, append: bool = False):
+        limit: int | None = None, append: bool = False, flip_test: bool = False):
     """Convert, score and time each `.keras` pose model (paths); returns a pandas DataFrame (and writes
     `out` when given). The seed's rows follow when seed_rows. limit: score only the first N val people (a
     quick check; the study uses all 2,000). log: the latency CSV each timing is appended to (None: none).
     append: keep the rows already in `out` (those of the models run now are replaced), so one model can join
-    a finished study; every row keeps its own date and commit, and its speed-up is within its own run."""
+    a finished study; every row keeps its own date and commit, and its speed-up is within its own run.
+    flip_test: deploy each trained model with the flip test inside (`decoding.with_flip_test`: image and
+    mirror averaged, twice the cost); its rows are named "MODEL+flip" (the seed's rows stay plain)."""
     import keras
     from tqdm.auto import tqdm
 
@@ -71,7 +73,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     from ..deploy import convert
     from ..deploy.bench import append_csv, measure
     from ..machine import describe
-    from ..pose.decoding import deployable_model
+    from ..pose.decoding import deployable_model, with_flip_test
     from ..pose.estimator import TFLitePoseModel, load_pose_model, model_input_size
     from .runner import _read_commit
     from .timing import write_rows
@@ -94,7 +96,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
         people = dataclasses.replace(people, records=people.records[:limit], split=f"val-first{limit}")
     machine, commit = describe(), _read_commit()
     date = datetime.datetime.now().isoformat(timespec="seconds")
-    jobs = [(p.stem.removesuffix("-lesson"), p) for p in paths]
+    jobs = [(p.stem.removesuffix("-lesson") + ("+flip" if flip_test else ""), p) for p in paths]
     if seed_rows:
         jobs += [(name, None) for name in SEED_ROWS]
     rows, caches = [], {}
@@ -104,7 +106,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
             bar.set_postfix_str(name)
             trained = load_pose_model(path) if path else _seed_model(name)
             family, report = family_of(trained), cost(trained)  # of the inference model, before decoding
-            model = deployable_model(trained)
+            model = (with_flip_test if flip_test and path else deployable_model)(trained)
             size = model_input_size(model)
             files, conversions = {}, {}
             for mode in ("float32", "int8"):

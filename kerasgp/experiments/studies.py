@@ -137,13 +137,15 @@ SEED_TRICKS = {
 # (pretraining.csv: MobileNetV2 +5.9 over ShuffleNetV2 0.5x), trained longer and with the full augmentation
 # (flip, scale +-0.25, rotation +-30 deg): at 12 epochs flip-only won (the short run has no time to learn
 # rotations); 30 epochs do. Its epochs are the variant's own, so the row is the same at every scale.
-# Result (results/best.csv): PCKh@0.5 47.48 in 90 minutes on 2 cores, short of the target of 50.
+# Result (results/best.csv): PCKh@0.5 47.48 in 90 minutes on 2 cores, short of the target of 50; the next row,
+# 16 more epochs of the same model, reached 50.28.
 BEST = {
     "mobilenet_v2_160": {**_TRICKS_BASE, "backbone": "mobilenet_v2", "weights": "mobilenet_v2", "input_scale": 1.25,
                          "augment": True, "epochs": 30},
 }
 # The same model trained further: the finished row's weights (init_layers "all"), a second cosine cycle of 16
-# epochs from half the peak rate (a warm restart, SGDR-style). 46 epochs in all.
+# epochs from half the peak rate (a warm restart, SGDR-style). 46 epochs in all. Run it after the first row
+# (the study's order), with --save-models where init_from looks (the default, data/models).
 BEST["mobilenet_v2_160_more"] = {**BEST["mobilenet_v2_160"], "init_from": "best/mobilenet_v2_160",
                                  "init_layers": "all", "epochs": 16, "learning_rate": 5e-4}
 

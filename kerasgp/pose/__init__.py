@@ -3,8 +3,8 @@ from .estimator import (HEADS, PREPROCESSING, build_pose_model, decode, decode_h
                         head_of, predict_keypoints, preprocessing_for)
 from .flow import RealNVP  # the RLE flow, training only (see losses.inference_model)
 from .heads import heatmap_head, simcc_head
-from .decoding import (HeatmapArgmax, PresenceScore, SimCCConfidence, SpatialConfidence, ToInputPixels,
-                       deployable_model, output_kind)
+from .decoding import (FlipTestMerge, HeatmapArgmax, MirrorImage, PresenceScore, SimCCConfidence, SpatialConfidence,
+                       ToInputPixels, deployable_model, flip_test_model, output_kind)
 from .estimator import TFLitePoseModel, evaluate_coco, evaluate_file, load_pose_model
 from .heads import (HEATMAP_FORMS, CosineLinear, SimCCDecode, SoftArgmax2D, dsnt_head, integral_head,
                     regression_head, sigma_head)
@@ -27,4 +27,4 @@ __all__ += ["RealNVP", "DSNTLoss", "HeatmapMSELoss", "OutputAsLoss", "PresenceBC
 __all__ += ["HEATMAP_FORMS", "CosineLinear", "SimCCDecode", "SoftArgmax2D", "dsnt_head", "integral_head",
             "regression_head", "sigma_head", "HeatmapArgmax", "PresenceScore", "SimCCConfidence",
             "SpatialConfidence", "ToInputPixels", "deployable_model", "output_kind", "TFLitePoseModel",
-            "evaluate_coco", "evaluate_file", "load_pose_model"]
+            "evaluate_coco", "evaluate_file", "load_pose_model", "FlipTestMerge", "MirrorImage", "flip_test_model"]

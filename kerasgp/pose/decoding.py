@@ -237,6 +237,51 @@ class SpatialConfidence(keras.layers.Layer):
         return {**super().get_config(), "softmax": self.softmax}
 
 
+@keras.saving.register_keras_serializable(package="kerasgp")
+class MirrorImage(keras.layers.Layer):
+    """(B, H, W, C) images -> mirrored left-right: exactly the flip of the training augmentation, which maps
+    pixel x to W - 1 - x (`kerasgp.data.transforms.crop_matrices`)."""
+
+    def call(self, images):
+        return ops.flip(images, axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="kerasgp")
+class FlipTestMerge(keras.layers.Layer):
+    """Flip test (SimpleBaseline's, mmpose's `flip_test`): [values predicted on the image, values predicted on
+    its mirror] -> their mean in the image's frame. The mirror's joints are swapped left/right
+    (`permutation`, the layout's `flip_permutation`), and for keypoints (B, K, 2) in input pixels its x is
+    mirrored back, x -> width - 1 - x; with width None the values are per joint (B, K), a confidence.
+
+    mmpose averages the two heatmaps or SimCC vectors, then decodes; here the decoded keypoints are
+    averaged. For soft-argmax decoding (RLE's, the best model's) the two agree exactly, the expectation being
+    linear in the distribution; for argmax decoding they differ (the mean of two peaks, not the peak of
+    the mean)."""
+
+    def __init__(self, permutation, width: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.permutation = [int(p) for p in permutation]
+        if sorted(self.permutation) != list(range(len(self.permutation))):
+            raise ValueError(f"permutation must reorder 0..K-1; got {self.permutation}")
+        self.width = None if width is None else int(width)
+
+    def call(self, inputs):
+        direct, mirrored = inputs
+        mirrored = ops.take(mirrored, np.asarray(self.permutation, dtype="int32"), axis=1)
+        if self.width is not None:
+            mirrored = ops.concatenate([(self.width - 1.0) - mirrored[..., :1], mirrored[..., 1:]], axis=-1)
+        return (direct + mirrored) * 0.5
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "permutation": self.permutation, "width": self.width}
+
+
 # ---------------------------------------------------------------------------------------------- deployable model
 def _layer_names(model) -> set[str]:
     return {layer.name for layer in model.layers}
@@ -265,6 +310,8 @@ def deployable_model(model: keras.Model, split_ratio: float | None = None, name:
     Keypoints come from the "coordinates" output when the model has one (DeepPose, IPR, DSNT, decoded
     SimCC), else from argmax decoding of the SimCC vectors or of the heatmaps, as `decode` does in NumPy.
     split_ratio (SimCC only): read from the vectors' length and the input width when None."""
+    if is_deployed(model):  # already image -> keypoints (a flip-test model, a loaded deployable one)
+        return model
     image = image_input(model)
     input_size = (int(image.shape[2]), int(image.shape[1]))
     names = _layer_names(model)
@@ -294,3 +341,41 @@ def deployable_model(model: keras.Model, split_ratio: float | None = None, name:
     deployed = keras.Model(image, outputs, name=name or f"{model.name}_deployed")
     deployed.input_size = input_size
     return deployed
+
+
+def is_deployed(model: keras.Model) -> bool:
+    """True for a model whose outputs already are {"keypoints", ...} (a `deployable_model` or a flip-test one)."""
+    return isinstance(model.output, dict) and KEYPOINTS in model.output
+
+
+def with_flip_test(model: keras.Model) -> keras.Model:
+    """`flip_test_model` with the left/right pairs of the layout that has the model's joint count (LSP-14,
+    MPII-16 or COCO-17): the export and deploy-study commands' --flip-test."""
+    from ..data.layouts import LAYOUTS
+
+    deployed = deployable_model(model)
+    joints = int(deployed.output[KEYPOINTS].shape[1])
+    layouts = [layout for layout in LAYOUTS.values() if layout.num_joints == joints]
+    if len(layouts) != 1:
+        raise ValueError(f"{model.name!r} predicts {joints} joints; a flip test needs the left/right pairs of a "
+                         f"layout, and {sorted(LAYOUTS)} have {[l.num_joints for l in LAYOUTS.values()]}")
+    return flip_test_model(deployed, layouts[0].flip_permutation())
+
+
+def flip_test_model(model: keras.Model, flip_permutation, name: str | None = None) -> keras.Model:
+    """Flip test: the deployable form of `model` run on the image and on its mirror, the two predictions
+    averaged (`FlipTestMerge`) -> {"keypoints", "confidence"} like `deployable_model`, at twice its cost.
+
+    model: a pose model (or an already deployed one); flip_permutation: the joint layout's
+    (`kerasgp.data.LSP14.flip_permutation()`), the left/right swap the training augmentation uses. The
+    layers are shared with `model`; the int8 conversion keeps the merge in float (`float_decoding_layers`)."""
+    deployed = model if is_deployed(model) else deployable_model(model)
+    image = keras.Input(tuple(deployed.inputs[0].shape[1:]), name="image")
+    width = int(image.shape[2])
+    direct, mirrored = deployed(image), deployed(MirrorImage(name="mirror")(image))
+    outputs = {KEYPOINTS: FlipTestMerge(flip_permutation, width, name=KEYPOINTS)([direct[KEYPOINTS], mirrored[KEYPOINTS]])}
+    if CONFIDENCE in direct:
+        outputs[CONFIDENCE] = FlipTestMerge(flip_permutation, name=CONFIDENCE)([direct[CONFIDENCE], mirrored[CONFIDENCE]])
+    flipped = keras.Model(image, outputs, name=name or f"{deployed.name}_flip_test")
+    flipped.input_size = (width, int(image.shape[1]))
+    return flipped

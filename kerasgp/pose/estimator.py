@@ -286,11 +286,13 @@ EVALUATION_DATA = {"lspet": "lspet", "mpii": "mpii-sample", "coco": "coco-sample
 
 
 def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None = None, limit: int | None = None,
-                  batch_size: int = 32) -> dict:
+                  batch_size: int = 32, flip_test: bool = False) -> dict:
     """`python -m kerasgp evaluate`: a saved `.keras` or `.tflite` pose model on a data set, at the model's
     input size. PCKh@0.5 / @0.1 (and PCK@0.2 torso where the layout has one) for LSPET and MPII; OKS AP for
     COCO (pycocotools). data: "lspet" (split "val" unless told), "mpii" (the MPII sample), "coco" (the COCO
-    sample) or any `kerasgp.data.DATASETS` name; limit: only the first N people (a quick check)."""
+    sample) or any `kerasgp.data.DATASETS` name; limit: only the first N people (a quick check).
+    flip_test: a `.keras` model scored with the flip test (`decoding.flip_test_model`, the data set's
+    left/right pairs); a `.tflite` file carries its flip test inside, if it was exported with one."""
     from ..data import DATASETS, DataWarning, build_cache, load
 
     name = EVALUATION_DATA.get(data, data)
@@ -299,10 +301,18 @@ def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None 
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1 person; got {limit}")
     model = load_pose_model(model_path)
+    if flip_test and isinstance(model, TFLitePoseModel):
+        raise ValueError(f"{model_path}: a .tflite model runs as it was exported; export it with --flip-test instead")
     input_size = model_input_size(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # what the loader skipped is reported in the result
         people = load(name, split=split or ("val" if name == "lspet" else None), root=root)
+    if flip_test:  # the left/right pairs of the joints the model predicts (LSP-14 for an LSP model on MPII)
+        from .decoding import deployable_model, flip_test_model
+
+        model = deployable_model(model)
+        _, predicted = _joint_selection(int(model.output["keypoints"].shape[1]), people.layout)
+        model = flip_test_model(model, predicted.flip_permutation())
     if limit is not None and limit < len(people):
         people = dataclasses.replace(people, records=people.records[:limit], split=f"{people.split or 'all'}-first{limit}")
     cache = build_cache(people, input_size, progress=False)
@@ -313,4 +323,4 @@ def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None 
         else:
             metrics = evaluate(model, cache, batch_size, split_ratio=None)
     return {"model": str(model_path), "data": name, "split": people.split, "input_size": list(input_size),
-            "skipped_by_loader": sum(people.report.skipped.values()), **metrics}
+            "flip_test": bool(flip_test), "skipped_by_loader": sum(people.report.skipped.values()), **metrics}
