@@ -9,7 +9,7 @@ import pytest
 from kerasgp.data import targets as T
 from kerasgp.experiments import runner
 from kerasgp.experiments.studies import BASE_RECIPE, STUDIES, recipe
-from kerasgp.experiments.training import JointLoss, Plan, loss_of, model_options, simcc_sigma
+from kerasgp.experiments.training import JointLoss, Plan, copy_backbone, loss_of, model_options, simcc_sigma
 from kerasgp.pose import build_pose_model
 from kerasgp.pose import losses as L
 
@@ -195,6 +195,11 @@ def test_init_from_copies_the_backbone_and_names_the_missing_run(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError, match="ablate heads --variants heatmap_160"):
         runner._init_from(target, "heads/heatmap_160", "lesson", tmp_path)
+    r_wide = _recipe(head="deeppose", loss="rle")
+    wide = build_pose_model("shufflenet_v2_x1.0", None, (SIZE, SIZE), JOINTS, r_wide["head"], r_wide["feature"],
+                            r_wide["split_ratio"], **model_options(r_wide))
+    with pytest.raises(ValueError, match="init_from needs the same backbone"):
+        copy_backbone(source, wide)
 
 
 def test_init_layers_all_copies_the_whole_model_and_refuses_another_recipe(tmp_path):

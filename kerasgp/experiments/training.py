@@ -210,20 +210,19 @@ def copy_backbone(source: keras.Model, target: keras.Model) -> str:
             raise ValueError(f"{model.name}: expected one nested backbone model, found {len(nested)}")
         return nested[0]
 
-    src, dst = body(source), body(target)
-    if [tuple(w.shape) for w in src.weights] != [tuple(w.shape) for w in dst.weights]:
-        raise ValueError(f"backbones {src.name!r} and {dst.name!r} differ in their weights' shapes; "
-                         "init_from needs the same backbone and input size")
-    dst.set_weights(src.get_weights())
-    return dst.name
+    return _copy_weights(body(source), body(target), "init_from needs the same backbone and input size")
 
 
 def copy_model(source: keras.Model, target: keras.Model) -> str:
     """Copy every weight of one inference model into another of the same architecture (init_layers "all":
     a run that trains a finished variant further). Returns the target's name."""
+    return _copy_weights(source, target, "init_layers 'all' needs the same recipe (backbone, head, input size)")
+
+
+def _copy_weights(source: keras.Model, target: keras.Model, needs: str) -> str:
+    """set_weights after checking the shapes, so a mismatch names both models instead of Keras' bare error."""
     shapes = lambda m: [tuple(w.shape) for w in m.weights]  # noqa: E731
     if shapes(source) != shapes(target):
-        raise ValueError(f"models {source.name!r} and {target.name!r} differ in their weights' shapes; "
-                         "init_layers 'all' needs the same recipe (backbone, head, input size)")
+        raise ValueError(f"{source.name!r} and {target.name!r} differ in their weights' shapes; {needs}")
     target.set_weights(source.get_weights())
     return target.name

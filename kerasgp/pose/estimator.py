@@ -308,11 +308,9 @@ def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None 
         warnings.simplefilter("ignore", DataWarning)  # what the loader skipped is reported in the result
         people = load(name, split=split or ("val" if name == "lspet" else None), root=root)
     if flip_test:  # the left/right pairs of the joints the model predicts (LSP-14 for an LSP model on MPII)
-        from .decoding import deployable_model, flip_test_model
+        from .decoding import with_flip_test
 
-        model = deployable_model(model)
-        _, predicted = _joint_selection(int(model.output["keypoints"].shape[1]), people.layout)
-        model = flip_test_model(model, predicted.flip_permutation())
+        model = with_flip_test(model)
     if limit is not None and limit < len(people):
         people = dataclasses.replace(people, records=people.records[:limit], split=f"{people.split or 'all'}-first{limit}")
     cache = build_cache(people, input_size, progress=False)
