@@ -18,6 +18,7 @@ def test_shufflenet_v2_has_torchvisions_parameter_count(width, params):
     assert _trainable(model) == params
 
 
+@pytest.mark.slow
 def test_mobilenet_v2_has_torchvisions_parameter_count():
     assert _trainable(backbones.get("mobilenet_v2", include_top=True, input_shape=(224, 224, 3))) == 3_504_872
 

@@ -10,6 +10,8 @@ from conftest import write_image
 
 from kerasgp.data import DataWarning, build_cache, load, load_coco, load_lsp, load_mpii
 
+pytestmark = pytest.mark.backend_free
+
 
 def test_missing_image_names_the_file_and_the_person(tiny_lsp):
     root, _ = tiny_lsp

@@ -19,6 +19,7 @@ def cache(subset, tmp_path_factory):
     return build_cache(subset, (64, 64), directory=tmp_path_factory.mktemp("c"), progress=False)
 
 
+@pytest.mark.backend_free
 def test_cache_holds_margin_sized_crops_of_every_person(cache, subset):
     assert len(cache) == 96 and cache.images.shape == (96, 80, 80, 3) and cache.images.dtype == np.uint8
     assert cache.index.tolist() == [r.index for r in subset.records]
@@ -28,6 +29,7 @@ def test_cache_holds_margin_sized_crops_of_every_person(cache, subset):
     assert cache.images.mean() > 20  # real pixels, not an empty canvas
 
 
+@pytest.mark.backend_free
 def test_cache_is_reused_for_the_same_people_and_settings_and_rebuilt_otherwise(cache, subset):
     again = build_cache(subset, (64, 64), directory=cache.path.parent, progress=False)
     assert again.path == cache.path
@@ -38,6 +40,7 @@ def test_cache_is_reused_for_the_same_people_and_settings_and_rebuilt_otherwise(
     assert load_cache(cache.path).keypoints.shape == (96, 14, 2)
 
 
+@pytest.mark.backend_free
 def test_evaluation_batches_are_centred_crops_that_map_back_to_the_annotations(cache, subset):
     batches = PoseBatches(cache, batch_size=32, targets="coords")
     assert len(batches) == 3
@@ -48,6 +51,7 @@ def test_evaluation_batches_are_centred_crops_that_map_back_to_the_annotations(c
     assert np.allclose(back, subset.keypoints()[32:64], atol=1e-2)
 
 
+@pytest.mark.backend_free
 def test_augmented_batches_are_reproducible_and_change_with_the_epoch(cache):
     a = PoseBatches(cache, batch_size=16, targets="heatmap", augment=True, seed=3)
     b = PoseBatches(cache, batch_size=16, targets="heatmap", augment=True, seed=3)
@@ -56,6 +60,7 @@ def test_augmented_batches_are_reproducible_and_change_with_the_epoch(cache):
     assert not np.array_equal(a[2][0], b[2][0])
 
 
+@pytest.mark.backend_free
 def test_augmentation_flips_swap_joints_so_that_left_stays_left(cache, subset):
     flip_only = Augment(flip=1.0, scale=0.0, rotation=0.0)
     b = PoseBatches(cache, batch_size=8, targets="coords", augment=flip_only, shuffle=False).batch(0)
@@ -65,6 +70,7 @@ def test_augmentation_flips_swap_joints_so_that_left_stays_left(cache, subset):
     assert np.allclose(back, subset.keypoints()[:8][:, perm], atol=1e-2)
 
 
+@pytest.mark.backend_free
 def test_targets_have_the_shapes_each_head_needs(cache):
     b = PoseBatches(cache, batch_size=4, targets=("heatmap", "simcc", "coords")).batch(0)
     assert b["heatmap"].shape == (4, 16, 16, 14)
@@ -74,6 +80,7 @@ def test_targets_have_the_shapes_each_head_needs(cache):
     assert set(y) == {"heatmap", "coords", "target_weight"}
 
 
+@pytest.mark.backend_free
 def test_bad_batch_settings_are_errors(cache):
     with pytest.raises(ValueError, match="unknown target 'mask'"):
         PoseBatches(cache, targets="mask")
@@ -102,6 +109,7 @@ def test_batches_train_a_keras_model_with_fit(cache):
     assert np.isfinite(heat.fit(PoseBatches(cache, batch_size=32, targets="heatmap"), epochs=1, verbose=0).history["loss"][0])
 
 
+@pytest.mark.backend_free
 def test_a_change_in_what_the_loader_made_rebuilds_the_cache(cache, subset):
     # e.g. a fixed head-size rule: same people, same files, different records -> a new cache
     changed = dataclasses.replace(subset, records=[dataclasses.replace(r) for r in subset.records])

@@ -18,6 +18,8 @@ from kerasgp.deploy.bench import COLUMNS
 
 from conftest import require
 
+pytestmark = pytest.mark.tflite
+
 
 def _set_weights(model, rng):
     # Weights from one NumPy generator, so that every backend converts the same network; BatchNorms get
@@ -196,6 +198,7 @@ def test_bench_command_imports_neither_keras_nor_tensorflow(float_units, tmp_pat
     assert not (tmp_path / "results").exists()  # --no-csv wrote nothing
 
 
+@pytest.mark.every_backend
 def test_a_model_saved_under_this_backend_exports_from_the_command_line_with_its_dict_outputs(tmp_path, capsys):
     from kerasgp.cli import main
 
@@ -285,6 +288,7 @@ def test_a_flip_test_export_runs_image_and_mirror_and_keeps_its_merge_in_float(t
     np.testing.assert_allclose(got["keypoints"], want["keypoints"], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_the_deployment_study_scores_and_times_a_trained_model(tmp_path):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("one backend is enough: the study converts under TensorFlow whatever the backend")
@@ -294,8 +298,11 @@ def test_the_deployment_study_scores_and_times_a_trained_model(tmp_path):
     from kerasgp.experiments import deployment
 
     model = Path(__file__).resolve().parents[1] / "results" / "models" / "heads-rle.keras"
-    frame = deployment.run([model], out=tmp_path / "d.csv", threads=(1,), runs=3, warmup=1, seed_rows=False,
-                           log=None, progress=False, limit=30)
+    # 8 calibration crops, not the study's 200: this checks the study's bookkeeping, test_int8_accuracy.py
+    # checks what int8 keeps of these models
+    fast = {"threads": (1,), "runs": 3, "warmup": 1, "calibration": 8, "seed_rows": False, "log": None,
+            "progress": False}
+    frame = deployment.run([model], out=tmp_path / "d.csv", limit=30, **fast)
     assert list(frame.columns) == list(deployment.COLUMNS) and len(frame) == 1
     row = frame.iloc[0]
     assert row["model"] == "heads-rle" and row["family"] == "regression/RLE" and row["people"] == 30
@@ -307,16 +314,13 @@ def test_the_deployment_study_scores_and_times_a_trained_model(tmp_path):
     import pandas as pd
 
     other = Path(__file__).resolve().parents[1] / "results" / "models" / "heads-heatmap.keras"
-    deployment.run([other], out=tmp_path / "d.csv", threads=(1,), runs=3, warmup=1, seed_rows=False, log=None,
-                   progress=False, limit=10, append=True)
+    deployment.run([other], out=tmp_path / "d.csv", limit=10, append=True, **fast)
     merged = pd.read_csv(tmp_path / "d.csv")
     assert list(merged["model"]) == ["heads-rle", "heads-heatmap"] and list(merged["people"]) == [30, 10]
-    deployment.run([model], out=tmp_path / "d.csv", threads=(1,), runs=3, warmup=1, seed_rows=False, log=None,
-                   progress=False, limit=10, append=True)
+    deployment.run([model], out=tmp_path / "d.csv", limit=10, append=True, **fast)
     assert list(pd.read_csv(tmp_path / "d.csv")["people"]) == [10, 10]
     pd.DataFrame({"model": ["x"]}).to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(ValueError, match="not the deployment study's"):
-        deployment.run([model], out=tmp_path / "other.csv", threads=(1,), runs=3, warmup=1, seed_rows=False,
-                       log=None, progress=False, limit=10, append=True)
+        deployment.run([model], out=tmp_path / "other.csv", limit=10, append=True, **fast)
     with pytest.raises(FileNotFoundError, match="not .keras files"):
         deployment.run([tmp_path / "missing.keras"], out=None)

@@ -2,7 +2,10 @@
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.backend_free
 
 ROOT = Path(__file__).resolve().parents[1]
 

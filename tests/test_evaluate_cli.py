@@ -29,6 +29,14 @@ def coco_model(tmp_path_factory):
     return _save(tmp_path_factory, "coco_simcc", num_joints=17)
 
 
+@pytest.fixture(scope="module")
+def lsp_float32(lsp_model, tmp_path_factory):
+    """lsp_model converted to TFLite float32 once, for the tests that read a .tflite file."""
+    from kerasgp.deploy import convert_file
+
+    return convert_file(lsp_model, "float32", out=tmp_path_factory.mktemp("tflite") / "lsp_rle.tflite").path
+
+
 def _run_json(capsys, *argv):
     code = main(["evaluate", *map(str, argv), "--json"])
     captured = capsys.readouterr()
@@ -59,31 +67,27 @@ def test_evaluate_on_the_coco_sample_reports_oks_ap(coco_model, capsys):
     assert -1.0 <= result["AP"] <= 1.0 and {"AP50", "AP75", "AR"} <= set(result)
 
 
-def test_flip_test_scores_the_mirror_too_and_a_tflite_file_cannot_be_flipped_afterwards(lsp_model, tmp_path, capsys):
+@pytest.mark.tflite
+def test_flip_test_scores_the_mirror_too_and_a_tflite_file_cannot_be_flipped_afterwards(lsp_model, lsp_float32,
+                                                                                         capsys):
     require("lspet")
-    from kerasgp.deploy import convert_file
-
     plain = _run_json(capsys, lsp_model, "--data", "lspet", "--limit", "12")
     flipped = _run_json(capsys, lsp_model, "--data", "lspet", "--limit", "12", "--flip-test")
     assert flipped["flip_test"] is True and plain["flip_test"] is False and flipped["people"] == 12
-    tflite = tmp_path / "lsp_rle.tflite"
-    convert_file(lsp_model, "float32", out=tflite)
     with pytest.raises(ValueError, match="export it with --flip-test"):
-        evaluate_file(tflite, "lspet", limit=4, flip_test=True)
+        evaluate_file(lsp_float32, "lspet", limit=4, flip_test=True)
 
 
-def test_a_tflite_model_evaluates_like_the_keras_model_it_was_converted_from(lsp_model, tmp_path):
+@pytest.mark.tflite
+def test_a_tflite_model_evaluates_like_the_keras_model_it_was_converted_from(lsp_model, lsp_float32):
     require("mpii-sample")
-    from kerasgp.deploy import convert_file
-
-    tflite = tmp_path / "lsp_rle.tflite"
-    convert_file(lsp_model, "float32", out=tflite)
     from_keras = evaluate_file(lsp_model, "mpii")
-    from_tflite = evaluate_file(tflite, "mpii")
+    from_tflite = evaluate_file(lsp_float32, "mpii")
     assert from_tflite["input_size"] == [64, 64] and from_tflite["people"] == from_keras["people"]
     assert from_tflite["pckh@0.5"] == pytest.approx(from_keras["pckh@0.5"], abs=1e-6)
 
 
+@pytest.mark.tflite
 def test_against_scores_the_float_model_on_the_same_people_and_reports_the_drop(lsp_model, tmp_path, capsys):
     require("lspet")
     from kerasgp.deploy import convert_file

@@ -11,6 +11,8 @@ import pytest
 
 from kerasgp.data import sources as F
 
+pytestmark = pytest.mark.backend_free
+
 
 @pytest.fixture
 def fake_manifest(monkeypatch, tmp_path):

@@ -102,6 +102,7 @@ def _vovnet_reference_params(stage_channels, concat_channels, blocks, width=1.0,
     return total + c_in * num_classes + num_classes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant,width", [("27_slim", 0.125), ("39", 1.0), ("57", 1.0)])
 def test_vovnet_matches_the_reference_code_parameter_count(variant, width):
     model = backbones.get("vovnet", variant=variant, width=width, include_top=True, input_shape=(224, 224, 3))
@@ -147,6 +148,7 @@ def test_plans_coincide_with_one_module_per_stage():
     assert _trainable(a) == _trainable(b) and len(_transitions(a)) == len(_transitions(b)) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["elan", "elan_tiny", "vovnet"])
 def test_width_and_depth_raise_the_parameter_count_monotonically(name):
     def params(width, depth):
@@ -177,6 +179,7 @@ def test_width_rounds_channels_up_to_multiples_of_eight():
     assert [v.shape[-1] for v in model.output.values()] == [16, 16, 32, 64]  # 2 x (8, 8, 16, 32)
 
 
+@pytest.mark.slow
 def test_divisor_sets_the_multiple_channels_round_up_to():
     # elan at width 0.26: stem 32 x 0.26 = 8.3 -> 12 with divisor 4 (16 with 8); ELAN c = 64 x 0.26 = 16.6
     # -> 20, so stage 2's 4c output is 80 (96 with 8).

@@ -3,6 +3,8 @@ import pytest
 
 from kerasgp.data import COCO17, LSP14, MPII16, MPII_TO_LSP, get_layout
 
+pytestmark = pytest.mark.backend_free
+
 
 @pytest.mark.parametrize("layout,joints", [(LSP14, 14), (MPII16, 16), (COCO17, 17)])
 def test_layouts_have_their_joint_count_and_valid_indices(layout, joints):

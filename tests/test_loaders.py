@@ -7,6 +7,8 @@ from conftest import require
 
 from kerasgp.data import COCO17, LSP14, MPII16, DataWarning, load
 
+pytestmark = pytest.mark.backend_free
+
 
 def test_lspet_splits_are_the_first_6000_and_the_next_2000():
     require("lspet")

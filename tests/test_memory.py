@@ -43,6 +43,7 @@ def test_the_delta_of_a_training_step_grows_with_the_batch_size(narrow, narrow_a
     assert narrow_at_64.delta_mb > 2 * small.delta_mb
 
 
+@pytest.mark.slow
 def test_a_model_with_four_times_the_activations_takes_clearly_more_memory(narrow, narrow_at_64):
     wide = _one_conv(128, "wide")
     # activations: conv C maps + pool C + fc 4 (4 bytes each): all but the fc scale with C
@@ -52,8 +53,18 @@ def test_a_model_with_four_times_the_activations_takes_clearly_more_memory(narro
     assert measured.delta_mb > 2 * narrow_at_64.delta_mb
 
 
-def test_an_inference_pass_is_measured_too(tmp_path):
-    # In this process (the numbers mean little here): the forward-only path of the measuring code.
+@pytest.mark.slow
+def test_a_forward_pass_takes_less_than_a_training_step_of_the_same_batch(narrow, narrow_at_64):
+    # Training keeps the conv output (and its gradient) for the backward pass; inference frees it after pooling.
+    forward = peak_memory(narrow, 64, training=False)
+    assert not forward.training and forward.batch_size == 64
+    assert forward.peak_mb >= forward.baseline_mb > 0
+    assert forward.delta_mb < narrow_at_64.delta_mb
+
+
+def test_the_measuring_code_runs_a_forward_pass_in_this_process_too(tmp_path):
+    # In this process the figures mean little (the suite's own high-water mark); this is the code path the
+    # measuring process runs, checked for its method and a baseline it read.
     model = _one_conv(8, "tiny")
     model.save(tmp_path / "tiny.keras")
     values = _measure(str(tmp_path / "tiny.keras"), 2, [[SIZE, SIZE, 3]], training=False)

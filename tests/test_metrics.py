@@ -6,6 +6,8 @@ from kerasgp import metrics
 from kerasgp.data import COCO17, LSP14
 from kerasgp.data.mpii import head_size_from_headbox
 
+pytestmark = pytest.mark.backend_free
+
 
 def test_pckh_by_hand():
     # Two people, three joints. Head sizes 10 and 20 -> thresholds 5 and 10 at PCKh@0.5.

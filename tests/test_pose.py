@@ -60,6 +60,7 @@ def test_recipe_is_the_base_plus_the_variants_overrides():
         recipe("pretraining", "resnet")
 
 
+@pytest.mark.slow
 def test_runner_trains_a_variant_writes_its_row_and_skips_it_next_time(tmp_path, lspet_val):
     out = tmp_path / "study.csv"
     rows = run_study("pretraining", "smoke", out, variants=["shufflenet_v2_x0.5_scratch"], progress=False)
@@ -85,6 +86,7 @@ def test_heatmap_head_gives_stride_4_maps_and_decodes_its_own_targets():
     assert np.abs(decode_heatmaps(maps, (64, 64)) - kp).max() <= 0.5 * cell + 1e-4
 
 
+@pytest.mark.slow
 def test_backbone_study_matches_every_model_to_shufflenet_v2_within_10_percent_of_parameters():
     from kerasgp.experiments import STUDIES
 

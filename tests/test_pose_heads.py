@@ -261,6 +261,7 @@ FAMILIES = {"deeppose": dict(head="deeppose", sigma=True), "dsnt": dict(head="ds
             "simcc": dict(head="simcc"), "heatmap": dict(head="heatmap", heatmap_form="light")}
 
 
+@pytest.mark.tflite
 def test_every_familys_deployable_model_converts_to_int8_and_matches_keras():
     if keras.backend.backend() != "tensorflow":
         pytest.skip("converted once, under the TensorFlow backend (the conversion's own backend)")

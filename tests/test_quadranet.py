@@ -16,16 +16,19 @@ def _block_params(channels, kernel_size, expansion):
         expansion * channels + 3 * channels
 
 
+@pytest.mark.slow
 def test_official_quadranet_tiny36_dw_has_23_598_824_parameters():
     model = backbones.get("quadranet_tiny36", include_top=True, num_classes=1000, input_shape=(224, 224, 3))
     assert model.count_params() == 23_598_824
 
 
+@pytest.mark.slow
 def test_official_quadranet_base_dw36_has_90_450_408_parameters():
     model = backbones.get("quadranet_base36", include_top=True, num_classes=1000, input_shape=(224, 224, 3))
     assert model.count_params() == 90_450_408
 
 
+@pytest.mark.slow
 def test_feature_maps_are_the_four_stages_at_strides_4_to_32():
     model = backbones.get("quadranet", **TINY)
     features = model(np.zeros((2, 64, 64, 3), "float32"))
@@ -101,6 +104,7 @@ tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                                             "TensorFlow subprocess (tested in test_deploy.py)")
 
 
+@pytest.mark.tflite
 @tensorflow_only
 def test_batch_norm_quadranet_converts_to_int8_with_builtins_only():
     from kerasgp.deploy import convert, run_tflite
@@ -119,6 +123,7 @@ def test_batch_norm_quadranet_converts_to_int8_with_builtins_only():
     assert np.corrcoef(want, got)[0, 1] > 0.98
 
 
+@pytest.mark.tflite
 @tensorflow_only
 def test_layer_norm_quadranet_converts_but_leaves_part_of_each_layer_norm_in_float():
     # Measured (TF 2.21): the LayerNorm is decomposed into MEAN, SQUARED_DIFFERENCE, RSQRT, MUL, ADD (int8) but

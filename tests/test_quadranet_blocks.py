@@ -31,6 +31,8 @@ def test_stored_states_need_a_rule_for_every_layer():
         stored_for_backward(model)
 
 
+@pytest.mark.tflite
+@pytest.mark.slow
 def test_comparison_writes_every_column_and_ratios_to_the_conv_block(tmp_path):
     out = tmp_path / "quadranet.csv"
     rows = compare_blocks(("conv", "window_attention"), channels=(CHANNELS,), size=SIZE, depth=1, batch=2,
@@ -50,6 +52,7 @@ def test_comparison_writes_every_column_and_ratios_to_the_conv_block(tmp_path):
         assert row["steps"] == 1 and row["load_start"] >= 0
 
 
+@pytest.mark.slow
 def test_measured_peak_memory_lands_in_the_row():
     (row,) = compare_blocks(("conv",), channels=(CHANNELS,), size=SIZE, depth=1, batch=4, rounds=1, tflite=False,
                             progress=False)
@@ -58,6 +61,7 @@ def test_measured_peak_memory_lands_in_the_row():
     assert row.get("tflite_int8_ms") is None
 
 
+@pytest.mark.slow
 def test_command_line_writes_the_csv(tmp_path):
     from kerasgp.cli import main
 

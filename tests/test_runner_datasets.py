@@ -33,6 +33,7 @@ def _images(people):
     return {record.image_path for record in people.records}
 
 
+@pytest.mark.backend_free
 def test_split_by_image_puts_no_image_in_both_and_loses_no_one():
     people = _poseset([3, 1, 4, 1, 5, 9, 2, 6, 5, 3])
     train, val = split_by_image(people, 0.2)
@@ -42,6 +43,7 @@ def test_split_by_image_puts_no_image_in_both_and_loses_no_one():
     assert len(_images(val)) == 2 and (train.split, val.split) == ("train", "val")
 
 
+@pytest.mark.backend_free
 def test_split_by_image_is_the_same_whatever_the_record_order():
     reference = [sorted(r.index for r in s.records) for s in split_by_image(_poseset([2, 3, 1, 4, 2, 2, 1]), 0.3)]
     for seed in range(3):
@@ -49,17 +51,20 @@ def test_split_by_image_is_the_same_whatever_the_record_order():
         assert [sorted(r.index for r in s.records) for s in shuffled] == reference
 
 
+@pytest.mark.backend_free
 def test_split_by_image_holds_out_evenly_spaced_images_from_the_first():
     train, val = split_by_image(_poseset([1] * 10), 0.3)
     assert sorted(_images(val)) == [f"/nowhere/img{i:03d}.jpg" for i in (0, 3, 6)]
 
 
+@pytest.mark.backend_free
 def test_split_by_image_keeps_one_image_on_each_side_of_a_tiny_set():
     for fraction in (0.01, 0.99):
         train, val = split_by_image(_poseset([2, 1]), fraction)
         assert len(_images(train)) == 1 and len(_images(val)) == 1
 
 
+@pytest.mark.backend_free
 def test_split_by_image_rejects_a_fraction_outside_0_1_and_a_single_image():
     with pytest.raises(ValueError, match="val_fraction"):
         split_by_image(_poseset([1, 1]), 1.0)
@@ -67,6 +72,7 @@ def test_split_by_image_rejects_a_fraction_outside_0_1_and_a_single_image():
         split_by_image(_poseset([4]), 0.2)
 
 
+@pytest.mark.backend_free
 def test_a_people_limit_keeps_whole_images():
     people = _poseset([2, 3, 4])
     kept = runner._first_images(people, 6)
@@ -74,6 +80,7 @@ def test_a_people_limit_keeps_whole_images():
     assert len(runner._first_images(people, 1)) == 2  # at least the first image, whole
 
 
+@pytest.mark.backend_free
 def test_lspet_keeps_its_official_split_and_first_n_people(monkeypatch):
     calls = []
 
@@ -90,6 +97,7 @@ def test_lspet_keeps_its_official_split_and_first_n_people(monkeypatch):
     assert len(val) == 12 and val.split is None  # uncut: the loader's PoseSet as it came
 
 
+@pytest.mark.backend_free
 def test_lspet_rows_keep_their_metric_columns_and_append_nothing(monkeypatch):
     metrics = {"pckh@0.5": 41.234, "pckh@0.1": 9.876, "pck@0.2": 30.05, "per_joint_pckh@0.5": {"neck": 50.04},
                "people": 64, "people_without_head_size": 2}
@@ -100,6 +108,7 @@ def test_lspet_rows_keep_their_metric_columns_and_append_nothing(monkeypatch):
                        "val_people": 64, "val_people_without_head_size": 2}
 
 
+@pytest.mark.backend_free
 def test_the_real_samples_split_by_image():
     for name in ("mpii-sample", "coco-sample"):
         require(name)
@@ -110,6 +119,7 @@ def test_the_real_samples_split_by_image():
         assert not _images(train) & _images(val)
 
 
+@pytest.mark.backend_free
 def test_coco_without_pycocotools_says_how_to_install_it(monkeypatch):
     require("coco-sample")
     monkeypatch.setitem(sys.modules, "pycocotools", None)
@@ -132,6 +142,7 @@ def _perfect_predictions(monkeypatch):
     monkeypatch.setattr(estimator, "predict_keypoints", predict)
 
 
+@pytest.mark.backend_free
 @pytest.mark.parametrize("variant", ["mpii_sample", "coco_sample"])
 def test_perfect_predictions_score_100_by_the_data_sets_own_metric(monkeypatch, variant):
     require(variant.replace("_", "-"))
@@ -167,6 +178,7 @@ def smoke_rows(tmp_path_factory):
     return {row["variant"]: row for row in rows}, out
 
 
+@pytest.mark.slow
 def test_a_smoke_run_on_mpii_writes_a_16_joint_pckh_row(smoke_rows):
     rows, out = smoke_rows
     row = rows["mpii_sample"]
@@ -177,6 +189,7 @@ def test_a_smoke_run_on_mpii_writes_a_16_joint_pckh_row(smoke_rows):
     assert json.loads(row["overrides"]) == {"data": "mpii-sample"}
 
 
+@pytest.mark.slow
 def test_a_smoke_run_on_coco_writes_a_17_joint_oks_row_without_pckh(smoke_rows):
     rows, out = smoke_rows
     row = rows["coco_sample"]
@@ -185,6 +198,7 @@ def test_a_smoke_run_on_coco_writes_a_17_joint_oks_row_without_pckh(smoke_rows):
     assert row["pckh@0.5"] == "" and row["pckh@0.1"] == "" and row["per_joint_pckh@0.5"] == ""
 
 
+@pytest.mark.slow
 def test_the_csv_keeps_the_lspet_columns_first_and_appends_the_data_set_ones(smoke_rows):
     rows, out = smoke_rows
     with open(out, newline="") as f:
@@ -197,6 +211,7 @@ def test_the_csv_keeps_the_lspet_columns_first_and_appends_the_data_set_ones(smo
     assert header[-len(appended):] == appended
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant, data, joints", [("mpii_sample", "mpii", 16), ("coco_sample", "coco", 17)])
 def test_evaluate_scores_a_model_the_runner_saved(smoke_rows, variant, data, joints):
     from kerasgp.pose.estimator import evaluate_file

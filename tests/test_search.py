@@ -129,6 +129,7 @@ def test_search_space_checks_its_arguments_and_splits_codes_by_stage():
         S.SearchSpace(candidates=("k3e2", "conv"))
 
 
+@pytest.mark.slow
 def test_a_tiny_search_runs_two_steps_and_writes_a_valid_json(tmp_path, monkeypatch):
     lut = _write(tmp_path / "lut.csv", _lut_rows(SMALLEST))
     rng = np.random.default_rng(0)

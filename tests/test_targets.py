@@ -3,6 +3,8 @@ import pytest
 
 from kerasgp.data import targets as T
 
+pytestmark = pytest.mark.backend_free
+
 
 def test_heatmap_sigma_is_two_on_a_64_map_and_scales_with_it():
     assert T.default_heatmap_sigma(64) == 2.0 and T.default_heatmap_sigma(32) == 1.0

@@ -21,10 +21,16 @@ def _recipe(**overrides):
     return {**BASE_RECIPE, "input_size": SIZE, "weights": None, "deconv_channels": None, **overrides}
 
 
-def _model(r, seed=0):
+TINY = {"repeats": (1, 1, 1, 1), "width": 0.25}  # a plain backbone of one unit per stage
+
+
+def _model(r, seed=0, tiny=False):
+    """The recipe's pose model on ShuffleNetV2 0.5x; tiny: on a one-unit plain backbone instead (the two-map
+    sigma branch needs ShuffleNetV2's conv5), which traces its training step several times faster."""
     keras.utils.set_random_seed(seed)
-    return build_pose_model("shufflenet_v2_x0.5", None, (SIZE, SIZE), JOINTS, r["head"], r["feature"],
-                            r["split_ratio"], deconv_channels=r["deconv_channels"], **model_options(r))
+    backbone, options = ("plain", TINY) if tiny and r["sigma_feature"] is None else ("shufflenet_v2_x0.5", None)
+    return build_pose_model(backbone, None, (SIZE, SIZE), JOINTS, r["head"], r["feature"], r["split_ratio"],
+                            backbone_options=options, deconv_channels=r["deconv_channels"], **model_options(r))
 
 
 def _batch(plan, r, n=8, seed=0):
@@ -55,10 +61,18 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+# One case per loss family (SmoothL1, RLE, heatmap MSE, DSNT+RLE, SimCC, SimCC+RLE) runs under every backend;
+# the other variants of a family (QFL, IPR, the cosine head, RLE without presence) under TensorFlow.
+FAMILY_CASES = ("deeppose_smoothl1", "deeppose_rle_bce_two_map", "heatmap_light", "dsnt_rle", "simcc_plain",
+                "sa_simdr_rle_neck_dropout")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.every_backend) if case in FAMILY_CASES
+                                  else case for case in sorted(CASES)])
 def test_every_head_and_loss_of_the_study_trains_its_inference_model(case):
     r = _recipe(**CASES[case])
-    model = _model(r)
+    model = _model(r, tiny=True)
     before = [w.copy() for w in model.get_weights()]
     plan = Plan(model, r, JOINTS)
     plan.model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=plan.losses, loss_weights=plan.loss_weights)
@@ -161,6 +175,7 @@ def test_every_heads_variant_has_a_valid_head_and_loss():
         assert runner._augment(r["augment"]).rotation == 0.0  # the study's flip-only augmentation
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("study", ["heads", "tricks", "best"])
 def test_every_variant_of_the_pose_studies_builds_and_is_costed(study):
     # The runner costs a model before it trains it; a layer without a MAC rule (CosineLinear once) would

@@ -4,6 +4,8 @@ import pytest
 from kerasgp.data.transforms import (Augment, apply_affine, box_to_center_scale, compose_affine, crop_matrices,
                                      flip_joints, invert_affine, warp)
 
+pytestmark = pytest.mark.backend_free
+
 
 def test_box_is_grown_to_the_aspect_ratio_then_padded():
     center, scale = box_to_center_scale([10, 20, 40, 100], aspect_ratio=1.0, padding=1.25)

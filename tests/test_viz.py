@@ -3,9 +3,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from kerasgp.data import LSP14  # noqa: E402
 from kerasgp.viz import draw_pose, side_colour  # noqa: E402
+
+pytestmark = pytest.mark.backend_free
 
 
 def test_draw_pose_draws_limbs_between_visible_joints_only():
