@@ -1,5 +1,5 @@
 """The measured-memory tool (kerasgp.analysis.memory): peak RSS of one pass, in a fresh process, on
-whichever backend KERAS_BACKEND names. Three measuring processes in all (a few seconds each)."""
+whichever backend KERAS_BACKEND names. Four measuring processes in all (a few seconds each)."""
 import json
 
 import keras
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kerasgp.analysis import cost, peak_memory
-from kerasgp.analysis.memory import PeakMemory, _measure, main
+from kerasgp.analysis.memory import PeakMemory, main
 
 SIZE = 64
 
@@ -56,19 +56,11 @@ def test_a_model_with_four_times_the_activations_takes_clearly_more_memory(narro
 @pytest.mark.slow
 def test_a_forward_pass_takes_less_than_a_training_step_of_the_same_batch(narrow, narrow_at_64):
     # Training keeps the conv output (and its gradient) for the backward pass; inference frees it after pooling.
+    # (This is also the forward-only path of the measuring code, run where it runs: in a fresh process.)
     forward = peak_memory(narrow, 64, training=False)
     assert not forward.training and forward.batch_size == 64
     assert forward.peak_mb >= forward.baseline_mb > 0
     assert forward.delta_mb < narrow_at_64.delta_mb
-
-
-def test_the_measuring_code_runs_a_forward_pass_in_this_process_too(tmp_path):
-    # In this process the figures mean little (the suite's own high-water mark); this is the code path the
-    # measuring process runs, checked for its method and a baseline it read.
-    model = _one_conv(8, "tiny")
-    model.save(tmp_path / "tiny.keras")
-    values = _measure(str(tmp_path / "tiny.keras"), 2, [[SIZE, SIZE, 3]], training=False)
-    assert values["method"] in ("VmHWM", "ru_maxrss") and values["peak_mb"] >= values["baseline_mb"] > 0
 
 
 def test_a_model_with_unknown_spatial_dimensions_needs_an_input_shape():
