@@ -1,4 +1,4 @@
-"""What machine a figure came from: CPU model, cores, platform. Imports nothing heavy."""
+"""What machine a figure came from (CPU model, cores, platform), and the tcmalloc preload. Imports nothing heavy."""
 from __future__ import annotations
 
 import os
