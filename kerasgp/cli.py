@@ -1,4 +1,4 @@
-"""`python -m kerasgp ...`: the workbook's command line (DESIGN.md, Interfaces)."""
+"""`python -m kerasgp ...`: the workbook's command line (README, "Command line")."""
 from __future__ import annotations
 
 import argparse
@@ -26,9 +26,20 @@ def _data_info(args) -> int:
 
 
 def _data_fetch(args) -> int:
-    from .data import fetch
+    from .data.download import one_line
+    from .data.sources import existing, fetch
 
-    path = fetch(args.name, dest_root=args.dest, force=args.force)
+    options = {"people": args.people, "val_people": args.val_people}
+    try:
+        if not args.force and all(v is None for v in options.values()):
+            found = existing(args.name, args.dest)
+            if found is not None:
+                print(f"{args.name}: already complete at {found} (--force fetches it again)")
+                return 0
+        path = fetch(args.name, dest_root=args.dest, force=args.force, progress=not args.no_progress, **options)
+    except (OSError, ValueError) as e:  # DownloadError, ChecksumError: each URL and why, on one line
+        print("error: " + one_line(e), file=sys.stderr)
+        return 2
     print(f"{args.name}: {path}")
     return 0
 
@@ -81,8 +92,8 @@ def _ablate(args) -> int:
 
     variants = args.variants.split(",") if args.variants else None
     rows = run_study(args.study, args.scale, args.out, force=args.force, variants=variants,
-                     save_dir=args.save_models)
-    out = args.out or f"results/{args.study}.csv"
+                     save_dir=args.save_models, data=args.data)
+    out = args.out or (f"results/{args.study}-{args.data}.csv" if args.data else f"results/{args.study}.csv")
     if not rows:
         print(f"{args.study}: every variant is already in {out} (use --force to train again)")
     for row in rows:
@@ -91,6 +102,8 @@ def _ablate(args) -> int:
             (("PCKh@0.5", "pckh@0.5"), ("PCKh@0.1", "pckh@0.1"))
         shown = "  ".join(f"{label} {row[key]:6.2f}" if row[key] != "" else f"{label}    n/a" for label, key in metrics)
         print(f"{row['variant']:36s} {shown}  params {row['params']:,}  train {row['train_s']:.0f} s")
+    if rows:
+        print(f"rows{f' on {args.data}' if args.data else ''} in {out}")
     return 0
 
 
@@ -157,7 +170,10 @@ def _evaluate(args) -> int:
     if "AP" in result:
         print("  ".join(f"{key} {result[key]:.3f}" for key in ("AP", "AP50", "AP75", "AR")))
     else:
-        print(f"PCKh@0.5 {result['pckh@0.5']:.2f}  PCKh@0.1 {result['pckh@0.1']:.2f}  PCK@0.2 {result['pck@0.2']:.2f}")
+        official = f"  MPII's official PCKh@0.5 (no pelvis, thorax) {result['pckh@0.5_official']:.2f}" \
+            if "pckh@0.5_official" in result else ""
+        print(f"PCKh@0.5 {result['pckh@0.5']:.2f}  PCKh@0.1 {result['pckh@0.1']:.2f}  PCK@0.2 {result['pck@0.2']:.2f}"
+              + official)
         print("  ".join(f"{joint} {value:.1f}" for joint, value in result["per_joint_pckh@0.5"].items()))
     if args.against:
         against = result["against"]
@@ -279,18 +295,38 @@ def _search(args) -> int:
     return 0
 
 
+def _tour(args) -> int:
+    from .experiments.tour import format_table, run
+
+    rows = run(args.people, args.val_people, args.epochs, args.out, progress=not args.no_progress)
+    print(format_table(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kerasgp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("tour", help="the workbook in a few minutes: fetch LSPET if missing, train the base recipe "
+                       "small, score it, export int8, time it, print one table")
+    p.add_argument("--people", type=int, default=1024, help="LSPET train people (default %(default)s)")
+    p.add_argument("--val-people", type=int, default=256, help="LSPET val people scored (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=5, help="(default %(default)s)")
+    p.add_argument("--out", default="data/tour", help="folder for the .keras and .tflite files (default %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_tour)
     data = sub.add_parser("data", help="find, fetch, cache and benchmark the pose data sets")
     dsub = data.add_subparsers(dest="action", required=True)
     p = dsub.add_parser("info", help="where each data set was found")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_data_info)
-    p = dsub.add_parser("fetch", help="download a data set (checks sha256)")
+    p = dsub.add_parser("fetch", help="download a data set (sizes and sha256 checked before anything is "
+                        "put in place; KERASGP_MIRROR is tried first)")
     p.add_argument("name")
     p.add_argument("--dest", help="folder to download into (default: the project's data/)")
-    p.add_argument("--force", action="store_true", help="download even if the data set is found")
+    p.add_argument("--force", action="store_true", help="download even if the data set is complete")
+    p.add_argument("--people", type=int, help="data sets fetched as a subset (coco2017, mpii): training people")
+    p.add_argument("--val-people", type=int, help="data sets fetched as a subset: validation people")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_data_fetch)
     p = dsub.add_parser("cache", help="build the crop cache of a data set")
     p.add_argument("name")
@@ -314,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="train variants already in the CSV again")
     p.add_argument("--variants", help="comma-separated subset of the study's variants")
     p.add_argument("--save-models", default="data/models", help="folder for the trained .keras files ('' for none)")
+    p.add_argument("--data", help="train and score every variant on this data set instead of the recipe's (e.g. "
+                   "coco2017: its train subset and val2017, OKS AP); rows go to results/STUDY-DATA.csv and record "
+                   "it in their overrides")
     p.set_defaults(func=_ablate)
     weights = sub.add_parser("weights", help="port pretrained PyTorch backbones into kerasgp")
     wsub = weights.add_subparsers(dest="action", required=True)
@@ -351,12 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flip-test", action="store_true", help="deploy each model with the flip test inside (image and "
                    "mirror averaged, twice the cost); its rows are named MODEL+flip")
     p.set_defaults(func=_deploy_study)
-    p = sub.add_parser("evaluate", help="PCKh (LSPET, MPII) or OKS AP (COCO) of a saved .keras or .tflite pose model")
+    p = sub.add_parser("evaluate", help="PCKh (LSPET, LSP, MPII), PCK@0.2 (LSP) or OKS AP (COCO) of a saved .keras "
+                       "or .tflite pose model")
     p.add_argument("model", help="a .keras pose model or a .tflite converted from one; run at its own input size")
-    p.add_argument("--data", default="lspet", help="lspet, mpii (the MPII sample), coco (the COCO sample, OKS AP "
-                   "with pycocotools) or a full data set name (default %(default)s)")
+    p.add_argument("--data", default="lspet", help="lspet, lsp, mpii, coco2017 (OKS AP with pycocotools), coco (the "
+                   "COCO sample), mpii-sample, coco-mini (default %(default)s)")
     p.add_argument("--root", help="the data set's folder (default: the data-root lookup)")
-    p.add_argument("--split", help="lspet only: train, val or all (default val)")
+    p.add_argument("--split", help="lspet: train, val, test (people 8,000-9,999) or all, default val; lsp: train or "
+                   "test, default test; mpii, coco2017: train or val, default val")
     p.add_argument("--limit", type=int, help="only the first N people (a quick check)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--json", action="store_true", help="print the result as JSON")

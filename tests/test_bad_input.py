@@ -1,5 +1,5 @@
 """Each kind of bad input gets a clear error naming the file and the person, or a report of what was
-skipped and why. One test per case (issue 2, item 5)."""
+skipped and why. One test per case."""
 import json
 import warnings
 
@@ -166,8 +166,8 @@ def test_unknown_data_set_name_lists_the_known_ones():
 
 def test_unknown_lspet_split_lists_the_known_ones(tiny_lsp):
     root, _ = tiny_lsp
-    with pytest.raises(ValueError, match="unknown LSPET split 'test'"):
-        load_lsp(str(root), split="test")
+    with pytest.raises(ValueError, match=r"unknown LSPET split 'dev'; known: \['all', 'test', 'train', 'val'\]"):
+        load_lsp(str(root), split="dev")
 
 
 def test_lspet_split_beyond_the_file_is_an_error(tiny_lsp):

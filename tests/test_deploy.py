@@ -184,7 +184,7 @@ def test_append_csv_writes_the_header_once_and_makes_the_folder(tmp_path):
 
 
 def test_bench_command_imports_neither_keras_nor_tensorflow(float_units, tmp_path):
-    # The real CLI path, run as `python -m kerasgp` would, then the loaded modules listed (DESIGN.md: it
+    # The real CLI path, run as `python -m kerasgp` would, then the loaded modules listed (it
     # must run on a Raspberry Pi that has only numpy and an interpreter).
     script = ("import json, runpy, sys\n"
               f"sys.argv = ['kerasgp', 'bench', {str(float_units.path)!r}, '--runs', '3', '--json', '--no-csv']\n"

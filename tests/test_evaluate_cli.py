@@ -1,4 +1,4 @@
-"""`python -m kerasgp evaluate MODEL --data lspet|mpii|coco`: a tiny saved `.keras` or `.tflite` pose model
+"""`python -m kerasgp evaluate MODEL --data lspet|mpii-sample|coco`: a tiny saved `.keras` or `.tflite` pose model
 on the real data (a few people each), PCKh for LSPET and MPII, OKS AP for COCO, and its errors."""
 import json
 
@@ -54,7 +54,7 @@ def test_evaluate_on_lspet_val_reports_pckh_for_the_first_people(lsp_model, caps
 
 def test_a_14_joint_model_is_scored_on_mpiis_lsp_joints(lsp_model, capsys):
     require("mpii-sample")
-    result = _run_json(capsys, lsp_model, "--data", "mpii")
+    result = _run_json(capsys, lsp_model, "--data", "mpii-sample")
     assert result["data"] == "mpii-sample" and result["people"] == 5
     assert "pelvis" not in result["per_joint_pckh@0.5"] and "head_top" in result["per_joint_pckh@0.5"]
 
@@ -81,8 +81,8 @@ def test_flip_test_scores_the_mirror_too_and_a_tflite_file_cannot_be_flipped_aft
 @pytest.mark.tflite
 def test_a_tflite_model_evaluates_like_the_keras_model_it_was_converted_from(lsp_model, lsp_float32):
     require("mpii-sample")
-    from_keras = evaluate_file(lsp_model, "mpii")
-    from_tflite = evaluate_file(lsp_float32, "mpii")
+    from_keras = evaluate_file(lsp_model, "mpii-sample")
+    from_tflite = evaluate_file(lsp_float32, "mpii-sample")
     assert from_tflite["input_size"] == [64, 64] and from_tflite["people"] == from_keras["people"]
     assert from_tflite["pckh@0.5"] == pytest.approx(from_keras["pckh@0.5"], abs=1e-6)
 

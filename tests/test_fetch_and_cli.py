@@ -1,4 +1,5 @@
-"""Data-root lookup, `data fetch` (downloads checked by sha256; offline errors that say what to do), CLI."""
+"""Data-root lookup, `data fetch` (downloads checked by sha256; offline errors that say what to do), CLI.
+The download machinery itself (real HTTP server, bad archives, mirrors) is tested in test_download.py."""
 import hashlib
 import json
 import os
@@ -60,16 +61,19 @@ def test_fetch_of_a_single_file_checks_its_sha256(fake_manifest):
 
 
 def test_fetch_offline_names_the_url_and_the_variable(fake_manifest, monkeypatch):
+    from kerasgp.data import download as D
+
     _, tmp = fake_manifest
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("network is unreachable")
 
-    monkeypatch.setattr(F.urllib.request, "urlopen", offline)
-    with pytest.raises(FileNotFoundError) as e:
+    monkeypatch.setattr(D.urllib.request, "urlopen", offline)
+    with pytest.raises(D.DownloadError) as e:
         F.fetch("offline", dest_root=tmp / "root", progress=False)
-    assert "https://example.invalid/x.json" in str(e.value) and "KERASGP_DATA" in str(e.value)
-    assert "network is unreachable" in str(e.value)
+    assert "https://example.invalid/x.json: network is unreachable" in str(e.value)
+    assert "KERASGP_DATA" in str(e.value) and "KERASGP_MIRROR" in str(e.value)
+    assert not (tmp / "root" / "offline").exists() and not list((tmp / "root").glob(".*partial*"))
 
 
 def test_locating_a_missing_data_set_says_how_to_get_it(fake_manifest):
@@ -81,9 +85,16 @@ def test_real_manifest_names_a_url_and_checksum_for_every_entry():
     entries = F.manifest()
     assert {"lspet", "coco-mini", "coco-sample", "mpii-sample", "shufflenet_v2_x0.5", "mobilenet_v2"} <= set(entries)
     for name, spec in entries.items():
-        assert spec["sources"] and all(s["url"] for s in spec["sources"]), name
-        checked = [s["sha256"] for s in spec["sources"] if s.get("sha256")] + list(spec.get("verify", {}).values())
-        assert checked and all(len(c) == 64 for c in checked), f"{name} has no sha256 to check"
+        every = [s for part in spec["sources"] for s in [part, *part.get("alternatives", [])]]
+        assert spec["sources"] and all(s["url"] for s in every), name
+        verified = [d for v in [spec.get("verify", {})] + [s.get("verify", {}) for s in every]
+                    for d in v.values() for d in ([d] if isinstance(d, str) else d)]
+        digests = [s["sha256"] for s in every if s.get("sha256")] + verified
+        assert all(len(d) == 64 and set(d) <= set("0123456789abcdef") for d in digests), name
+        # A download nobody publishes a checksum for is still refused when its contents are wrong.
+        assert digests or spec.get("expect_array") or spec.get("expect_count") or spec.get("fetcher"), \
+            f"{name}: nothing checks what was downloaded"
+    assert entries["lspet"]["sources"][0]["verify"]["joints.mat"].startswith("cc66465117")
 
 
 def _cli(*args, env=None):

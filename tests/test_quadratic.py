@@ -1,5 +1,5 @@
 """QuadraNet's layers (kerasgp.layers.quadratic) against NumPy references, their .keras round trip in safe
-mode, their parameter counts, their errors, and the XOR check of issue 8 (one quadratic neuron solves it)."""
+mode, their parameter counts, their errors, and the XOR check (one quadratic neuron solves it)."""
 import keras
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""The runner's MPII and COCO paths (issue 6, item 6): the split by image, the rows, evaluate on saved models."""
+"""The runner on other data sets than LSPET: the samples' split by image, the official splits of COCO 2017
+and MPII, `ablate --data`, the rows, evaluate on saved models."""
 from __future__ import annotations
 
 import csv
@@ -95,6 +96,59 @@ def test_lspet_keeps_its_official_split_and_first_n_people(monkeypatch):
     assert calls == [("lspet", "train"), ("lspet", "val")]
     assert [r.index for r in train.records] == list(range(5)) and train.split == "train5"
     assert len(val) == 12 and val.split is None  # uncut: the loader's PoseSet as it came
+
+
+@pytest.mark.backend_free
+def test_coco2017_keeps_its_official_split_ordered_by_image_and_cut_to_whole_images(monkeypatch):
+    calls = []
+
+    def fake_load(name, split=None, **kwargs):
+        calls.append((name, split))
+        return _poseset([2, 3, 4, 1], shuffle_seed=1)  # people of an image scattered through the file
+
+    monkeypatch.setattr("kerasgp.data.load", fake_load)
+    assert "coco2017" in OFFICIAL_SPLITS and "coco2017" not in runner.LSPET_ROWS
+    train, val = runner._people({**recipe("datasets", "coco_sample", "smoke"), "data": "coco2017",
+                                 "train_people": 6, "val_people": None})
+    assert calls == [("coco2017", "train"), ("coco2017", "val")]
+    assert sorted(_images(train)) == ["/nowhere/img000.jpg", "/nowhere/img001.jpg"] and len(train) == 5
+    assert train.split == "train6" and len(val) == 10
+    assert [r.image_path for r in val.records] == sorted(r.image_path for r in val.records)  # grouped by image
+
+
+@pytest.mark.backend_free
+def test_rows_on_another_data_set_are_kept_beside_the_lspet_rows_of_the_same_variant(tmp_path):
+    out = tmp_path / "study.csv"
+    lspet = {"study": "s", "variant": "v", "scale": "smoke", "pckh@0.5": 40.0}
+    coco = {**lspet, "pckh@0.5": "", "data": "coco2017", "oks_ap": 12.5}
+    runner.append_row(out, lspet)
+    runner.append_row(out, coco)
+    runner.append_row(out, {**coco, "oks_ap": 13.5})  # the same variant on the same data: replaced
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["data"], r["oks_ap"], r["pckh@0.5"]) for r in rows] == [("", "", "40.0"), ("coco2017", "13.5", "")]
+    assert runner.done_variants(out, "smoke", "lspet") == {"v"} == runner.done_variants(out, "smoke", "coco2017")
+    assert runner.done_variants(out, "smoke", "mpii") == set() and runner.done_variants(out, "lesson") == set()
+
+
+def test_ablate_data_overrides_every_variant_and_records_it(monkeypatch, tmp_path):
+    seen = []
+
+    def fake_train_recipe(r, name, progress=True, save_path=None, desc=None, init_dir=None, init_data=None):
+        seen.append((r["data"], str(save_path), init_data))
+        return None, {"pckh@0.5": "", "data": r["data"]}
+
+    monkeypatch.setattr(runner, "train_recipe", fake_train_recipe)
+    monkeypatch.chdir(tmp_path)
+    rows = runner.run_study("pretraining", "smoke", variants=["shufflenet_v2_x0.5_scratch"], progress=False,
+                            save_dir="models", data="coco2017")
+    assert seen == [("coco2017", "models/pretraining-shufflenet_v2_x0.5_scratch-smoke-coco2017.keras", "coco2017")]
+    assert json.loads(rows[0]["overrides"]) == {"data": "coco2017", "weights": None}
+    assert (tmp_path / "results" / "pretraining-coco2017.csv").is_file()  # not the LSPET study's CSV
+    assert runner.run_study("pretraining", "smoke", variants=["shufflenet_v2_x0.5_scratch"], progress=False,
+                            data="coco2017") == []  # resumes: already done on coco2017
+    with pytest.raises(ValueError, match="unknown data set 'coco'"):
+        runner.run_study("pretraining", "smoke", progress=False, data="coco")
 
 
 @pytest.mark.backend_free
@@ -212,7 +266,7 @@ def test_the_csv_keeps_the_lspet_columns_first_and_appends_the_data_set_ones(smo
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant, data, joints", [("mpii_sample", "mpii", 16), ("coco_sample", "coco", 17)])
+@pytest.mark.parametrize("variant, data, joints", [("mpii_sample", "mpii-sample", 16), ("coco_sample", "coco", 17)])
 def test_evaluate_scores_a_model_the_runner_saved(smoke_rows, variant, data, joints):
     from kerasgp.pose.estimator import evaluate_file
 

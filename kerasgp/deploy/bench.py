@@ -3,7 +3,7 @@
 This is the path that runs on a Raspberry Pi with nothing but numpy and an interpreter, so it imports
 numpy, the standard library and the first interpreter it finds, in this order: `ai_edge_litert`
 (LiteRT, the successor of tflite-runtime, with XNNPACK int8 kernels on x86 and ARM), `tflite_runtime`,
-then `tensorflow.lite`. Never Keras: DESIGN.md, Interfaces. (The CPU name comes from kerasgp.machine,
+then `tensorflow.lite`. Never Keras: it must run on a board that has only numpy and an interpreter. (The CPU name comes from kerasgp.machine,
 which imports only the standard library.)
 
 XNNPACK detection: LiteRT applies its default delegate (XNNPACK, on a CPU build) inside

@@ -1,6 +1,6 @@
 """Keras 3 model -> TFLite flatbuffer (float32, dynamic-range or full-integer int8), and running it.
 
-The path is the one that works with Keras 3 (DESIGN.md, Keras 3/TFLite pitfalls): the model is exported
+The path is the one that works with Keras 3 (lesson 12 lists the pitfalls): the model is exported
 as a TensorFlow SavedModel with a fixed input signature of batch 1 and the model's own H, W, C, then
 `tf.lite.TFLiteConverter.from_saved_model` converts it (`from_keras_model` breaks on Keras 3). The fixed
 shape is what keeps Shape/StridedSlice ops out of the graph: every reshape is static at trace time.

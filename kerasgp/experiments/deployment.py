@@ -1,4 +1,4 @@
-"""The deployment study (issue 7): trained pose models as they ship, in TFLite float32 and full int8,
+"""The deployment study (lesson 12): trained pose models as they ship, in TFLite float32 and full int8,
 scored on LSPET val and timed on this CPU, one run.
 
     python -m kerasgp deploy-study data/models/heads-*-lesson.keras --out results/deployment.csv
@@ -38,7 +38,7 @@ SEED_ROWS = {"seed256-deeppose": {"head": "deeppose"},
 
 
 def family_of(model) -> str:
-    """The head family of a pose model, as issue 7 groups them (regression/RLE, heatmap, IPR/DSNT, SimCC)."""
+    """The head family of a pose model, as lesson 12 groups them (regression/RLE, heatmap, IPR/DSNT, SimCC)."""
     from ..pose.estimator import head_of
 
     head = head_of(model)

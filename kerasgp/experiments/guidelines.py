@@ -126,7 +126,7 @@ def _check_positive(**values) -> None:
 
 
 def _input(channels: int, size: int):
-    # Batch 1 and a concrete shape: TFLite gets static shapes (no Shape/StridedSlice ops, DESIGN.md).
+    # Batch 1 and a concrete shape: TFLite gets static shapes (no Shape/StridedSlice ops).
     return keras.Input((size, size, channels), batch_size=1, name="features")
 
 

@@ -6,7 +6,7 @@ they store, their memory and their throughput).
 
 The network (`block_stack`): a 4x4 stride-4 patchify stem + LayerNorm (QuadraNet's, HorNet's and ConvNeXt's
 stem) on a (4·size)² RGB input, then `depth` (24) blocks of one type at `channels` (64) on a size x size
-map, batch 64: the depth, width and batch issue 8 gives for the paper's comparison (Table II's own text
+map, batch 64: the depth, width and batch chosen for the paper's comparison (Table II's own text
 was not readable in the copies of the paper we had, so those three figures are unverified here; the
 abstract's claim, up to 1.5x throughput and 30% less memory than the high-order baselines, is). The map
 size is ours:

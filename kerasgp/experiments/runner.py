@@ -8,10 +8,12 @@ the MACs and activation memory (kerasgp.analysis.cost), the Keras CPU latency at
 (`keras_cpu_ms`, all cores, measured after training in the same process), the training time and throughput,
 the machine, the Keras backend and the git commit.
 
-Other data sets than LSPET (the MPII and COCO samples, recipe key "data"): the runner splits them by image
-(`split_by_image`, recipe key "val_fraction"), builds the model with their joint count (MPII 16, COCO 17) and
-scores them by layout (`evaluate_split`: PCKh for MPII, OKS AP / AR through pycocotools for COCO); their rows
-append "data", "num_joints", "val_fraction", "train_images", "val_images" and the "oks_*" columns after the LSPET ones.
+Other data sets than LSPET (recipe key "data", or `ablate STUDY --data NAME` for every variant): COCO 2017
+and MPII keep their own train/val splits (OFFICIAL_SPLITS); the samples are split by image (`split_by_image`,
+recipe key "val_fraction"). The runner builds the model with the data set's joint count (MPII 16, COCO 17),
+cuts train_people / val_people to whole images, and scores by layout (`evaluate_split`: PCKh for MPII, OKS AP
+/ AR through pycocotools for COCO); their rows append "data", "num_joints", "val_fraction", "train_images",
+"val_images" and the "oks_*" columns after the LSPET ones.
 """
 from __future__ import annotations
 
@@ -52,7 +54,10 @@ def _commit() -> str:
 
 # Data sets with an official train/val split (`kerasgp.data.load(name, split=...)`); every other one (the MPII
 # and COCO samples) is split by `split_by_image`, with the recipe's "val_fraction".
-OFFICIAL_SPLITS = ("lspet",)
+OFFICIAL_SPLITS = ("lspet", "coco2017", "mpii")
+# Data sets whose rows keep the original columns, cut to the first N people (one per image) and rounded as
+# they always were: the committed results/ CSVs and the lessons read them.
+LSPET_ROWS = ("lspet",)
 
 
 def _image_key(record) -> str:
@@ -99,28 +104,31 @@ def _first_images(people, limit: int):
 
 def _people(r: dict):
     """(train, val) PoseSets of the recipe's data set, each cut to the recipe's train_people / val_people.
-    LSPET: its official splits, cut to the first N people. Others: `split_by_image` with r["val_fraction"],
-    cut to whole images."""
+    LSPET: its official splits, cut to the first N people. COCO 2017, MPII: their official splits, people
+    ordered by image, cut to whole images. Others: `split_by_image` with r["val_fraction"], cut to whole images."""
     from ..data import DataWarning, load
 
     limits = {"train": r["train_people"], "val": r["val_people"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # the report travels with the row instead
-        if r["data"] in OFFICIAL_SPLITS:
-            splits = {split: load(r["data"], split=split) for split in limits}
-        else:
-            try:
-                everyone = load(r["data"])
-            except ImportError as error:
-                if "pycocotools" not in str(error):
-                    raise
-                raise ImportError(f"{r['data']} is read (and scored, OKS AP) by pycocotools, which is not installed: "
-                                  "pip install pycocotools (or conda install -c conda-forge pycocotools)") from None
-            splits = dict(zip(limits, split_by_image(everyone, r.get("val_fraction", 0.2))))
+        try:
+            if r["data"] in OFFICIAL_SPLITS:
+                splits = {split: load(r["data"], split=split) for split in limits}
+            else:
+                splits = dict(zip(limits, split_by_image(load(r["data"]), r.get("val_fraction", 0.2))))
+        except ImportError as error:
+            if "pycocotools" not in str(error):
+                raise
+            raise ImportError(f"{r['data']} is read (and scored, OKS AP) by pycocotools, which is not installed: "
+                              "pip install pycocotools (or conda install -c conda-forge pycocotools)") from None
     out = []
     for split, people in splits.items():
         limit = limits[split]
-        if limit and r["data"] in OFFICIAL_SPLITS:
+        if r["data"] in OFFICIAL_SPLITS and r["data"] not in LSPET_ROWS:  # whole images need people by image
+            rank = {image: n for n, image in enumerate(sorted({_image_key(p) for p in people.records}))}
+            people = dataclasses.replace(people, records=sorted(
+                people.records, key=lambda record: (rank[_image_key(record)], record.index)))
+        if limit and r["data"] in LSPET_ROWS:
             people = dataclasses.replace(people, records=people.records[:limit], split=f"{split}{limit}")
         elif limit and limit < len(people):
             people = dataclasses.replace(people, records=_first_images(people, limit), split=f"{split}{limit}")
@@ -150,7 +158,8 @@ def evaluate_split(model, val_cache, r: dict, people=None):
     the evaluate command does). COCO has no head size (every person would be "without head size"), so its
     PCKh columns stay empty; PCK@0.2 torso (left shoulder - right hip) is defined for COCO and is kept.
     appended: {} for LSPET, so its rows keep their columns; for the other data sets "data", "num_joints"
-    (the layout's, which the model was built with), "val_fraction", "train_images", "val_images" and OKS
+    (the layout's, which the model was built with), "val_fraction" ("" for a data set's official split),
+    "train_images", "val_images" and OKS
     AP / AP50 / AP75 / AR ("oks_ap", "oks_ap50", "oks_ap75", "oks_ar": pycocotools' COCOeval on the val
     images through `kerasgp.pose.evaluate_coco`, in percent like PCKh), left empty for MPII.
     people: the recipe's `_people(r)` (train, val), when already loaded."""
@@ -158,16 +167,16 @@ def evaluate_split(model, val_cache, r: dict, people=None):
 
     metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
     # LSPET rounds as it always has (a NaN stays "nan"); the samples write "" for a NaN (no joint counted)
-    rounded = (lambda value: round(value, 2)) if r["data"] in OFFICIAL_SPLITS else _rounded
+    rounded = (lambda value: round(value, 2)) if r["data"] in LSPET_ROWS else _rounded
     columns = {"pckh@0.5": rounded(metrics["pckh@0.5"]), "pckh@0.1": rounded(metrics["pckh@0.1"]),
                "pck@0.2": rounded(metrics["pck@0.2"]),
                "per_joint_pckh@0.5": json.dumps({k: round(v, 1) for k, v in metrics["per_joint_pckh@0.5"].items()}),
                "val_people": metrics["people"], "val_people_without_head_size": metrics["people_without_head_size"]}
-    if r["data"] in OFFICIAL_SPLITS:
+    if r["data"] in LSPET_ROWS:
         return columns, {}
     train, val = people or _people(r)
     appended = {"data": r["data"], "num_joints": val_cache.layout.num_joints,
-                "val_fraction": r.get("val_fraction", 0.2),
+                "val_fraction": "" if r["data"] in OFFICIAL_SPLITS else r.get("val_fraction", 0.2),
                 "train_images": len({_image_key(p) for p in train.records}),
                 "val_images": len({_image_key(p) for p in val.records}),
                 "oks_ap": "", "oks_ap50": "", "oks_ap75": "", "oks_ar": ""}
@@ -208,24 +217,27 @@ def _augment(value):
     return value
 
 
-def model_path(save_dir, study: str, variant: str, scale: str) -> Path:
-    return Path(save_dir) / f"{study}-{variant}-{scale}.keras"
+def model_path(save_dir, study: str, variant: str, scale: str, data: str | None = None) -> Path:
+    """Where a variant's model is saved; data: the data set `ablate --data` put in place of the recipe's."""
+    return Path(save_dir) / f"{study}-{variant}-{scale}{f'-{data}' if data else ''}.keras"
 
 
-def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backbone") -> str:
+def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backbone", data: str | None = None) -> str:
     """init_from "STUDY/VARIANT": copy that variant's trained backbone (saved by an earlier run) into model;
     layers "all" copies the whole inference model (same architecture), so the run trains it further. RLE's
-    flow is no part of a saved model (training graph only) and starts afresh either way."""
+    flow is no part of a saved model (training graph only) and starts afresh either way. data: the
+    `ablate --data` data set: the referenced variant trained on it is used."""
     from ..pose import load_pose_model
     from .training import copy_backbone, copy_model
 
     if layers not in ("backbone", "all"):
         raise ValueError(f"init_layers is 'backbone' or 'all'; got {layers!r}")
     study, _, variant = reference.partition("/")
-    path = model_path(save_dir or "data/models", study, variant, scale)
+    path = model_path(save_dir or "data/models", study, variant, scale, data)
     if not path.is_file():
         raise FileNotFoundError(f"init_from {reference!r}: {path} does not exist; train that variant first "
-                                f"(python -m kerasgp ablate {study} --variants {variant} --scale {scale})")
+                                f"(python -m kerasgp ablate {study} --variants {variant} --scale {scale}"
+                                f"{f' --data {data}' if data else ''})")
     (copy_model if layers == "all" else copy_backbone)(load_pose_model(path), model)
     return str(path)
 
@@ -243,9 +255,10 @@ def build_model(r: dict, num_joints: int = 14, name: str | None = None):
 
 
 def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc: str | None = None,
-                 init_dir=None):
+                 init_dir=None, init_data: str | None = None):
     """Train and evaluate one recipe (a `studies.recipe` dict, possibly edited: a lesson trains a smaller
-    copy) -> (the trained inference model, its row: metrics, cost, timing, machine, commit)."""
+    copy) -> (the trained inference model, its row: metrics, cost, timing, machine, commit). init_data:
+    the `ablate --data` data set, whose models init_from reads."""
     import keras
 
     from ..analysis import cost
@@ -261,7 +274,7 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     model = build_model(r, num_joints, name)
     costs = cost(model)  # before training: a layer without a MAC rule fails now, not after the fit
     initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir,
-                                   r.get("init_layers", "backbone")) if r.get("init_from") else ""
+                                   r.get("init_layers", "backbone"), init_data) if r.get("init_from") else ""
     plan = Plan(model, r, num_joints)
     batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
                           seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
@@ -297,21 +310,38 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     return model, row
 
 
-def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None) -> dict:
-    """Train and evaluate one variant of a study; return its CSV row."""
-    r = {**recipe(study, variant, scale), "scale": scale}
-    save_path = model_path(save_dir, study, variant, scale) if save_dir else None
-    _, row = train_recipe(r, variant, progress, save_path, f"{study}/{variant}", init_dir=save_dir)
-    overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant]}
+def _check_data(data: str | None) -> None:
+    from ..data import DATASETS
+
+    if data is not None and data not in DATASETS:
+        raise ValueError(f"unknown data set {data!r} for --data; known: {list(DATASETS)}")
+
+
+def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None,
+                  data: str | None = None) -> dict:
+    """Train and evaluate one variant of a study; return its CSV row. data: train and score on this data
+    set instead of the recipe's (its overrides then record "data"; the model gets the data set's joints)."""
+    _check_data(data)
+    r = {**recipe(study, variant, scale), "scale": scale, **({"data": data} if data else {})}
+    save_path = model_path(save_dir, study, variant, scale, data) if save_dir else None
+    desc = f"{study}/{variant}" + (f" on {data}" if data else "")
+    _, row = train_recipe(r, variant, progress, save_path, desc, init_dir=save_dir, init_data=data)
+    overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant] or (data and k == "data")}
     return {"study": study, "variant": variant, "scale": scale, "overrides": json.dumps(overrides, sort_keys=True),
             **row}
 
 
-def done_variants(out: Path, scale: str) -> set[str]:
+def _data_of(row: dict) -> str:
+    return row.get("data") or "lspet"  # LSPET rows carry no "data" column
+
+
+def done_variants(out: Path, scale: str, data: str | None = None) -> set[str]:
+    """The variants with a row at `scale` in out (trained on data set `data` only, when given)."""
     if not out.exists():
         return set()
     with open(out, newline="") as f:
-        return {row["variant"] for row in csv.DictReader(f) if row.get("scale") == scale}
+        return {row["variant"] for row in csv.DictReader(f)
+                if row.get("scale") == scale and (data is None or _data_of(row) == data)}
 
 
 def append_row(out: Path, row: dict) -> None:
@@ -320,7 +350,8 @@ def append_row(out: Path, row: dict) -> None:
     if out.exists():
         with open(out, newline="") as f:
             reader = csv.DictReader(f)
-            rows = [r for r in reader if not (r["variant"] == row["variant"] and r.get("scale") == row["scale"])]
+            rows = [r for r in reader if not (r["variant"] == row["variant"] and r.get("scale") == row["scale"]
+                                              and _data_of(r) == _data_of(row))]
             fields += [k for k in (reader.fieldnames or []) if k not in fields]
     rows.append(row)
     write_csv(rows, out, fields)
@@ -341,8 +372,10 @@ def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
 
 
 def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, variants=None,
-              progress: bool = True, save_dir=None) -> list[dict]:
-    """Train the study's variants not yet in `out` (all with force); return the rows written."""
+              progress: bool = True, save_dir=None, data: str | None = None) -> list[dict]:
+    """Train the study's variants not yet in `out` (all with force); return the rows written.
+    data: run every variant on this data set instead of its recipe's (`ablate STUDY --data NAME`); the
+    rows go to results/STUDY-NAME.csv unless `out` says otherwise, and models to STUDY-VARIANT-SCALE-NAME.keras."""
     import keras
     from tqdm.auto import tqdm
 
@@ -351,12 +384,13 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
     names = list(variants or STUDIES[study])
     for name in names:
         recipe(study, name, scale)  # an unknown variant fails before any training
-    out = Path(out or f"results/{study}.csv")
-    done = set() if force else done_variants(out, scale)
-    todo = [n for n in names if n not in done]
+    _check_data(data)
+    out = Path(out or (f"results/{study}-{data}.csv" if data else f"results/{study}.csv"))
+    todo = [n for n in names if force or n not in done_variants(out, scale, data or recipe(study, n, scale)["data"])]
     rows = []
-    for name in tqdm(todo, desc=f"study {study} ({scale})", unit="variant", disable=not progress):
-        row = train_variant(study, name, scale, progress=progress, save_dir=save_dir)
+    for name in tqdm(todo, desc=f"study {study} ({scale}{f', {data}' if data else ''})", unit="variant",
+                     disable=not progress):
+        row = train_variant(study, name, scale, progress=progress, save_dir=save_dir, data=data)
         append_row(out, row)  # written at once: an interrupted study keeps what it finished
         rows.append(row)
         keras.backend.clear_session()  # free the variant's graph: 15 variants in one process grew past 6 GB

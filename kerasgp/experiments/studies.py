@@ -85,7 +85,7 @@ def _found_quadranet(path: str = "results/search.json"):
     return Deferred(options, path)
 
 
-# The seed pose study (DESIGN.md, "Lightweight pose"), issue 6. Every row of both studies trains with flip-only
+# The seed pose study (lesson 10). Every row of both studies trains with flip-only
 # augmentation: at 12 epochs on 2 cores it beat the mmpose defaults (34.97 vs 31.53 PCKh@0.5, base recipe),
 # so the short schedule is not spent learning rotations. No deconvs unless a row says so (the seed's heads
 # read the stride-32 map: 4x4 at 128, 8x8 at the seed's 256).
@@ -167,7 +167,7 @@ STUDIES = {
         "csp_resnet": {"backbone": "csp_resnet", "weights": None, "backbone_options": {"width": 0.4375}},
         "elan_tiny": {"backbone": "elan_tiny", "weights": None, "backbone_options": {"width": 0.625}},
         "vovnet_planned": {"backbone": "vovnet_planned", "weights": None, "backbone_options": {"width": 0.1875}},
-        # The rest of issue 5's families. ELAN's channels round to multiples of 8 and jump from -11% to +12%
+        # The remaining gradient-path families. ELAN's channels round to multiples of 8 and jump from -11% to +12%
         # between widths 0.25 and 0.26, so its row rounds to multiples of 4 instead.
         "plain": {"backbone": "plain", "weights": None, "backbone_options": {"width": 0.3125}},
         "cspdarknet": {"backbone": "cspdarknet", "weights": None, "backbone_options": {"width": 0.2}},

@@ -1,6 +1,6 @@
 """Latency of a Keras model on this machine's CPU, batch 1: warm-up, then the median of timed calls.
 
-The benchmarks report ratios between models timed in one run (DESIGN.md); a single number from here is
+The benchmarks report ratios between models timed in one run; a single number from here is
 only comparable with numbers taken in the same process on the same machine.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ Sec. II and the block comparison of Table II), each a functional helper with `qu
 
 The layers of the window attention, each at most 4-D so that the block converts to TFLite (a 5-D or 6-D
 transpose, as Swin's `window_partition` and `qkv.reshape(B, N, 3, heads, d).permute(2, 0, 3, 1, 4)` write
-it, is what DESIGN.md warns against):
+it, fails at run time on TFLite, as a 5-D channel shuffle does):
 `WindowPartition` / `WindowReverse` (non-overlapping ws x ws windows), `SplitHeads` (qkv -> q, k, v per
 head), `WindowAttentionLogits` (q kᵀ / sqrt(d) + relative position bias) and `AttentionContext`
 (softmax(·) v, heads merged back).

@@ -1,7 +1,7 @@
 """ShuffleNet's channel operations (Ma et al., "ShuffleNet V2", ECCV 2018, Sec. 4 and Fig. 3).
 
 Both stay at most 4-D so they convert to TFLite and run in full int8: a naive shuffle reshapes to
-(B, H, W, groups, C/groups), and that 5-D transpose fails at run time on TFLite (DESIGN.md).
+(B, H, W, groups, C/groups), and that 5-D transpose fails at run time on TFLite.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Decoding: from a head's outputs to keypoints in input pixels, in NumPy (evaluation) and in the model
-(deployment, issue 6 item 3).
+(deployment, lesson 12).
 
 NumPy side, for models evaluated in Python: `decode(outputs)` reads whatever a pose model returns (SimCC
 vectors, heatmaps, crop-unit coordinates, or a deployed model's keypoints) and gives (B, K, 2) pixels.
@@ -14,8 +14,8 @@ Confidence, by head: RLE's sigma -> `losses.presence_score` (1 - mean sigma, mmp
 SimCC -> the smaller of the x and y vectors' largest softmax probability (mmpose's `get_simcc_maximum`
 on normalised vectors); SimpleBaseline heatmaps -> the peak value (its `get_max_preds`); IPR / DSNT ->
 the largest probability of the softmax map. A DeepPose model without sigma has none: no "confidence".
-Here the module is named `decoding`, not DESIGN's `decode.py`: `kerasgp.pose.decode` is already the
-public decoding function, which a submodule of the same name would shadow.
+The module is named `decoding`, not `decode`: `kerasgp.pose.decode` is already the public decoding
+function, which a submodule of the same name would shadow.
 """
 from __future__ import annotations
 

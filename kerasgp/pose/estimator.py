@@ -1,6 +1,6 @@
 """A top-down pose model = input normalisation + registry backbone + head; its decoding and evaluation.
 
-Heads (DESIGN.md, "Lightweight pose"; see heads.py for the papers): "simcc" (SimDR / SA-SimDR), "heatmap"
+Heads (lesson 10; heads.py names the papers): "simcc" (SimDR / SA-SimDR), "heatmap"
 (SimpleBaseline), "deeppose" (GAP + FC regression), "ipr" (Integral Pose Regression, soft-argmax) and
 "dsnt" (the same soft-argmax, heatmap logits returned for DSNT's regulariser). Any of them but "heatmap"
 takes RLE's sigma branch (`sigma=True`), fed by `sigma_feature` (the seed's two-map backbone: the 1024-d
@@ -180,7 +180,11 @@ def _joint_selection(num_predicted: int, layout):
 
 
 def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indices=None, head: str | None = None) -> dict:
-    """PCKh@0.5, PCKh@0.1 (per joint) and PCK@0.2 torso on the cached people, in original pixels."""
+    """PCKh@0.5, PCKh@0.1 (per joint) and PCK@0.2 torso on the cached people, in original pixels.
+
+    On MPII-16 data "pckh@0.5_official" adds MPII's official total (Andriluka et al. 2014, as mmpose's
+    MpiiPCKAccuracy): pelvis and thorax left out, joints counted where the annotation labels them
+    (joints_vis). A 14-joint LSP model is scored on those same 14 joints, so there it equals "pckh@0.5"."""
     from ..data.pipeline import PoseBatches
 
     batches = PoseBatches(cache, batch_size=batch_size, targets="coords", indices=indices)
@@ -194,9 +198,13 @@ def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indic
     at05 = pckh(pred, gt, visible, cache.head_size[rows], 0.5, names)
     at01 = pckh(pred, gt, visible, cache.head_size[rows], 0.1, names)
     torso = pck_torso(pred, gt, visible, layout.torso_segment, 0.2, names) if layout.torso_segment else None
-    return {"pckh@0.5": at05.total, "pckh@0.1": at01.total, "pck@0.2": torso.total if torso else float("nan"),
-            "per_joint_pckh@0.5": at05.per_joint, "people": len(rows),
-            "people_without_head_size": at05.people_without_norm}
+    result = {"pckh@0.5": at05.total, "pckh@0.1": at01.total, "pck@0.2": torso.total if torso else float("nan"),
+              "per_joint_pckh@0.5": at05.per_joint, "people": len(rows),
+              "people_without_head_size": at05.people_without_norm}
+    if cache.layout.name == "mpii16":
+        exclude = (6, 7) if layout.name == "mpii16" else ()  # pelvis, thorax (absent from LSP's 14 joints)
+        result["pckh@0.5_official"] = pckh(pred, gt, visible, cache.head_size[rows], 0.5, names, exclude).total
+    return result
 
 
 def evaluate_coco(model, people, cache, batch_size: int = 64, split_ratio: float | None = 2.0) -> dict:
@@ -282,31 +290,36 @@ def model_input_size(model) -> tuple[int, int]:
 
 
 # the evaluate command's data names -> kerasgp.data's; the full names are accepted too
-EVALUATION_DATA = {"lspet": "lspet", "mpii": "mpii-sample", "coco": "coco-sample"}
+EVALUATION_DATA = {"coco": "coco-sample", **{name: name for name in ("lspet", "lsp", "mpii", "coco2017")}}
 
 
 def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None = None, limit: int | None = None,
                   batch_size: int = 32, flip_test: bool = False) -> dict:
     """`python -m kerasgp evaluate`: a saved `.keras` or `.tflite` pose model on a data set, at the model's
-    input size. PCKh@0.5 / @0.1 (and PCK@0.2 torso where the layout has one) for LSPET and MPII; OKS AP for
-    COCO (pycocotools). data: "lspet" (split "val" unless told), "mpii" (the MPII sample), "coco" (the COCO
-    sample) or any `kerasgp.data.DATASETS` name; limit: only the first N people (a quick check).
+    input size. PCKh@0.5 / @0.1 (and PCK@0.2 torso where the layout has one) for LSPET, LSP and MPII; OKS AP
+    for COCO (pycocotools). data: any `kerasgp.data.DATASETS` name ("lspet", "lsp", "mpii", "coco2017", the
+    samples) or "coco" (the COCO sample); split: one of the data set's splits, by default
+    `kerasgp.data.default_split` (LSPET val, LSP test, MPII val, COCO val2017); limit: only the first N
+    people (a quick check).
     flip_test: a `.keras` model scored with the flip test (`decoding.flip_test_model`, the data set's
     left/right pairs); a `.tflite` file carries its flip test inside, if it was exported with one."""
-    from ..data import DATASETS, DataWarning, build_cache, load
+    from ..data import DATASETS, DataWarning, build_cache, default_split, load
 
     name = EVALUATION_DATA.get(data, data)
     if name not in DATASETS:
         raise ValueError(f"unknown data set {data!r}; choose from {sorted(EVALUATION_DATA)} or {list(DATASETS)}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1 person; got {limit}")
+    path = Path(model_path)  # a wrong path fails before the data loads, and the data before the model loads
+    if path.suffix in (".keras", ".tflite") and not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {path.suffix} file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # what the loader skipped is reported in the result
+        people = load(name, split=split or default_split(name), root=root)
     model = load_pose_model(model_path)
     if flip_test and isinstance(model, TFLitePoseModel):
         raise ValueError(f"{model_path}: a .tflite model runs as it was exported; export it with --flip-test instead")
     input_size = model_input_size(model)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)  # what the loader skipped is reported in the result
-        people = load(name, split=split or ("val" if name == "lspet" else None), root=root)
     if flip_test:  # the left/right pairs of the joints the model predicts (LSP-14 for an LSP model on MPII)
         from .decoding import with_flip_test
 

@@ -1,4 +1,4 @@
-"""Pose heads: feature map -> a representation of the joints (the seed study's heads, DESIGN.md "Lightweight pose").
+"""Pose heads: feature map -> a representation of the joints (the seed study's heads, lesson 10).
 
 - DeepPose (Toshev & Szegedy, CVPR 2014, Sec. 3): the seed's form, global average pooling + one fully
   connected layer -> (B, K, 2) coordinates (`regression_head`). DeepPose itself regresses from AlexNet's

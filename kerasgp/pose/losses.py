@@ -1,4 +1,4 @@
-"""The pose study's losses (DESIGN.md, "Lightweight pose"), in keras.ops for all three backends.
+"""The pose study's losses (lessons 10 and 11), in keras.ops for all three backends.
 
 Conventions, shared with `kerasgp.data.targets`: joints last in heatmaps (B, h, w, K), joints second in
 everything else (B, K, ...); target weights (B, K), 1 for a labelled joint inside the crop, 0 otherwise.
