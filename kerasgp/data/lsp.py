@@ -72,24 +72,26 @@ def _joints_array(path: str) -> np.ndarray:
     return np.asarray(mat["joints"], dtype=np.float64)
 
 
+def _read_layout(path: str, rows: tuple[int, int], axes: tuple[int, int, int], expected: str, layouts: str,
+                 other: str) -> np.ndarray:
+    """joints.mat as (N, 14, 3), checked to be `rows` x N; the transposed rows are the other data set's layout."""
+    joints = _joints_array(path)
+    if joints.ndim != 3 or joints.shape[:2] != rows:
+        hint = f" (that is the {other} layout)" if joints.ndim == 3 and joints.shape[:2] == rows[::-1] else ""
+        raise ValueError(f"{path}: 'joints' has shape {joints.shape}; expected {expected}{hint}. Layouts: {layouts}")
+    return joints.transpose(axes)
+
+
 def read_joints_mat(path: str) -> np.ndarray:
     """(N, 14, 3) array of x, y, visible from an LSPET joints.mat (14 x 3 x N)."""
-    joints = _joints_array(path)
-    if joints.ndim != 3 or joints.shape[:2] != (14, 3):
-        hint = " (that is the LSP layout)" if joints.ndim == 3 and joints.shape[:2] == (3, 14) else ""
-        raise ValueError(f"{path}: 'joints' has shape {joints.shape}; expected 14 x 3 x N (14 LSP joints; x, y, "
-                         f"visible flag; N people){hint}. Layouts: {_LSPET_LAYOUT}; {_LSP_LAYOUT}")
-    return joints.transpose(2, 0, 1)
+    return _read_layout(path, (14, 3), (2, 0, 1), "14 x 3 x N (14 LSP joints; x, y, visible flag; N people)",
+                        f"{_LSPET_LAYOUT}; {_LSP_LAYOUT}", "LSP")
 
 
 def read_lsp_joints_mat(path: str) -> np.ndarray:
     """(N, 14, 3) array of x, y, occluded from an original-LSP joints.mat (3 x 14 x N)."""
-    joints = _joints_array(path)
-    if joints.ndim != 3 or joints.shape[:2] != (3, 14):
-        hint = " (that is the LSPET layout)" if joints.ndim == 3 and joints.shape[:2] == (14, 3) else ""
-        raise ValueError(f"{path}: 'joints' has shape {joints.shape}; expected 3 x 14 x N (x, y, occluded "
-                         f"flag; 14 LSP joints; N people){hint}. Layouts: {_LSP_LAYOUT}; {_LSPET_LAYOUT}")
-    return joints.transpose(2, 1, 0)
+    return _read_layout(path, (3, 14), (2, 1, 0), "3 x 14 x N (x, y, occluded flag; 14 LSP joints; N people)",
+                        f"{_LSP_LAYOUT}; {_LSPET_LAYOUT}", "LSPET")
 
 
 def _split_range(split: str, splits: dict, people: int, mat_path: str, data: str) -> tuple[int, int]:
