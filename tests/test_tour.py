@@ -27,15 +27,20 @@ def test_the_tour_trains_scores_converts_and_times_one_model(tmp_path, capsys):
 def test_without_lspet_and_without_network_the_tour_stops_at_once_with_the_fetch_advice(tmp_path, monkeypatch,
                                                                                         capsys):
     import kerasgp.data as kd
+    from kerasgp.data.download import DownloadError
 
-    def offline(name, *args, **kwargs):
-        raise FileNotFoundError(f"data set {name!r} not found; run `python -m kerasgp data fetch {name}`")
+    def offline(name, *args, **kwargs):  # what fetch raises when no source can be reached
+        raise DownloadError(f"no source of {name}.zip worked:\n"
+                            f"  https://example.org/{name}.zip: [Errno -2] Name or service not known")
 
     monkeypatch.setattr(kd, "find", lambda name: None)
     monkeypatch.setattr(kd, "fetch", offline)
     monkeypatch.setattr(tour, "train_recipe", lambda *a, **k: pytest.fail("trained without data"))
     assert main(["tour", "--out", str(tmp_path), "--no-progress"]) == 2
-    assert "data set 'lspet' not found; run `python -m kerasgp data fetch lspet`" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: data set 'lspet' not found, and no source of lspet.zip worked: "
+                          "https://example.org/lspet.zip: [Errno -2] Name or service not known"), err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_tour_too_small_to_train_is_refused(tmp_path):
