@@ -16,6 +16,7 @@ same state dict (tests/test_weights.py).
 from __future__ import annotations
 
 import os
+import random
 import re
 from pathlib import Path
 
@@ -133,7 +134,14 @@ def port(name: str, source: str | Path | None = None, out: str | Path | None = N
     manifest = entry(spec["source"])
     source = Path(source) if source else locate(spec["source"]) / manifest["marker"]
     layers = convert_state_dict(name, read_state_dict(source))
-    model = _build(name)  # check that every array fits its layer before writing anything
+    # Check that every array fits its layer before writing anything. Building draws the initialisers' seeds
+    # from Python's global random state (keras.utils.set_random_seed seeds it): restore it, so a training that
+    # ports the weights on first use initialises its head as every later run does.
+    state = random.getstate()
+    try:
+        model = _build(name)
+    finally:
+        random.setstate(state)
     for layer_name, arrays in layers.items():
         model.get_layer(layer_name).set_weights(arrays)
     out = Path(out) if out else ported_path(name)

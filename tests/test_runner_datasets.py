@@ -134,15 +134,17 @@ def test_rows_on_another_data_set_are_kept_beside_the_lspet_rows_of_the_same_var
 def test_ablate_data_overrides_every_variant_and_records_it(monkeypatch, tmp_path):
     seen = []
 
-    def fake_train_recipe(r, name, progress=True, save_path=None, desc=None, init_dir=None, init_data=None):
-        seen.append((r["data"], str(save_path), init_data))
+    def fake_train_recipe(r, name, progress=True, save_path=None, desc=None, init_dir=None, init_data=None,
+                          checkpoint_dir=None):
+        seen.append((r["data"], str(save_path), init_data, str(checkpoint_dir)))
         return None, {"pckh@0.5": "", "data": r["data"]}
 
     monkeypatch.setattr(runner, "train_recipe", fake_train_recipe)
     monkeypatch.chdir(tmp_path)
     rows = runner.run_study("pretraining", "smoke", variants=["shufflenet_v2_x0.5_scratch"], progress=False,
                             save_dir="models", data="coco2017")
-    assert seen == [("coco2017", "models/pretraining-shufflenet_v2_x0.5_scratch-smoke-coco2017.keras", "coco2017")]
+    assert seen == [("coco2017", "models/pretraining-shufflenet_v2_x0.5_scratch-smoke-coco2017.keras", "coco2017",
+                     "models/checkpoints/pretraining-shufflenet_v2_x0.5_scratch-smoke-coco2017")]
     assert json.loads(rows[0]["overrides"]) == {"data": "coco2017", "weights": None}
     assert (tmp_path / "results" / "pretraining-coco2017.csv").is_file()  # not the LSPET study's CSV
     assert runner.run_study("pretraining", "smoke", variants=["shufflenet_v2_x0.5_scratch"], progress=False,

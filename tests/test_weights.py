@@ -90,6 +90,20 @@ def test_pretrained_shufflenet_says_which_layers_start_at_random(tmp_path):
     assert model.random_init_layers == ["conv5", "conv5_bn"]
 
 
+def test_porting_leaves_the_seeded_random_state_as_it_found_it(tmp_path):
+    """A training that ports its backbone's weights on first use must initialise its head as a later run
+    does: the check model port() builds would otherwise draw initialiser seeds from Python's random."""
+    import random
+
+    from kerasgp.data.sources import entry
+
+    source = require("shufflenet_v2_x0.5") / entry("shufflenet_v2_x0.5")["marker"]
+    random.seed(0)
+    expected = random.getstate()
+    W.port("shufflenet_v2_x0.5", source=source, out=tmp_path / "s.npz")
+    assert random.getstate() == expected
+
+
 def test_weights_that_need_other_options_are_refused():
     with pytest.raises(ValueError, match="need block_order='megvii'"):
         backbones.get("shufflenet_v2_x0.5", weights="shufflenet_v2_x0.5", block_order="torchvision")

@@ -3,7 +3,9 @@
     python -m kerasgp ablate pretraining --scale lesson --out results/pretraining.csv
 
 A variant already in the CSV (same variant and scale) is skipped unless force=True, so an interrupted
-run resumes where it stopped. Rows record the overrides, the metrics on LSPET val, the parameter count,
+study resumes at the variant it stopped in; with a save folder (`--save-models`, default data/models) that
+variant's training state is saved after every epoch under checkpoints/, so it resumes at the epoch after
+the last one saved and a long schedule can run in several parts. Rows record the overrides, the metrics on LSPET val, the parameter count,
 the MACs and activation memory (kerasgp.analysis.cost), the Keras CPU latency at batch 1
 (`keras_cpu_ms`, all cores, measured after training in the same process), the training time and throughput,
 the machine, the Keras backend and the git commit.
@@ -222,6 +224,12 @@ def model_path(save_dir, study: str, variant: str, scale: str, data: str | None 
     return Path(save_dir) / f"{study}-{variant}-{scale}{f'-{data}' if data else ''}.keras"
 
 
+def checkpoint_path(save_dir, study: str, variant: str, scale: str, data: str | None = None) -> Path:
+    """Where an unfinished variant's training state is kept between epochs (deleted when it finishes):
+    `ablate` run again with the same arguments continues from it. Delete the folder to start afresh."""
+    return Path(save_dir) / "checkpoints" / model_path(save_dir, study, variant, scale, data).stem
+
+
 def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backbone", data: str | None = None) -> str:
     """init_from "STUDY/VARIANT": copy that variant's trained backbone (saved by an earlier run) into model;
     layers "all" copies the whole inference model (same architecture), so the run trains it further. RLE's
@@ -254,11 +262,38 @@ def build_model(r: dict, num_joints: int = 14, name: str | None = None):
                             backbone_options=r["backbone_options"], name=name, **model_options(r))
 
 
+def _epoch_order(batches):
+    """A Keras callback that keeps a `PoseBatches`' epoch equal to the epoch `fit` is in, so the data order
+    and augmentation of epoch e (a pure function of seed, epoch and batch) are the same whether the run
+    started at epoch 0 or resumed at e from a checkpoint."""
+    import keras
+
+    class EpochOrder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            batches.epoch = epoch
+
+    return EpochOrder()
+
+
+def checkpoint_epoch(checkpoint_dir) -> int:
+    """The epoch a run would resume at from checkpoint_dir (0: no checkpoint there)."""
+    path = Path(checkpoint_dir) / "training_metadata.json"
+    return int(json.loads(path.read_text())["epoch"]) if path.is_file() else 0
+
+
 def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc: str | None = None,
-                 init_dir=None, init_data: str | None = None):
+                 init_dir=None, init_data: str | None = None, checkpoint_dir=None, callbacks=()):
     """Train and evaluate one recipe (a `studies.recipe` dict, possibly edited: a lesson trains a smaller
     copy) -> (the trained inference model, its row: metrics, cost, timing, machine, commit). init_data:
-    the `ablate --data` data set, whose models init_from reads."""
+    the `ablate --data` data set, whose models init_from reads.
+
+    checkpoint_dir: where the training state is saved after every epoch (Keras' `BackupAndRestore`: the
+    training graph's weights, the optimizer's state and step, so the learning-rate schedule's position,
+    and the epoch). A run that stops is started again with the same arguments and continues at the epoch
+    after the last one saved; `_epoch_order` gives that epoch the data order it would have had, so the row
+    matches an uninterrupted run's within float noise. The checkpoint is deleted once training ends.
+    "train_s" and "train_samples_per_s" then count the epochs this process trained. callbacks: more Keras
+    callbacks for the fit."""
     import keras
 
     from ..analysis import cost
@@ -283,9 +318,18 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     steps = len(train) * r["epochs"]
     schedule = keras.optimizers.schedules.CosineDecay(r["learning_rate"], decay_steps=steps)
     plan.model.compile(optimizer=keras.optimizers.Adam(schedule), loss=plan.losses, loss_weights=plan.loss_weights)
+    fit_callbacks = [_epoch_order(batches)]
+    first_epoch = 0
+    if checkpoint_dir:
+        first_epoch = checkpoint_epoch(checkpoint_dir)
+        if first_epoch and progress:
+            print(f"{desc or name}: resuming at epoch {first_epoch + 1} of {r['epochs']} from {checkpoint_dir}")
+        fit_callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), save_freq="epoch"))
+    fit_callbacks += [*callbacks, _progress_bar(len(train) * (r["epochs"] - first_epoch), desc or name, progress)]
     start = time.perf_counter()
-    history = plan.model.fit(train, epochs=r["epochs"], verbose=0,
-                             callbacks=[_progress_bar(steps, desc or name, progress)])
+    # shuffle=False: PoseBatches already draws each epoch's order of people from (seed, epoch); Keras' own
+    # shuffle of the batch order draws from Python's global random state, which a resumed run cannot replay
+    history = plan.model.fit(train, epochs=r["epochs"], verbose=0, callbacks=fit_callbacks, shuffle=False)
     train_s = time.perf_counter() - start
     metrics, data_columns = evaluate_split(model, val_cache, r, people)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
     latency = keras_latency(model, runs=30)
@@ -301,8 +345,8 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
         "keras_cpu_ms": round(latency["median_ms"], 2), "random_init_layers": len(getattr(model, "random_init_layers", None) or []),
         "init_from": initialised_from, "train_people": len(train_cache), "val_people": metrics["val_people"],
         "val_people_without_head_size": metrics["val_people_without_head_size"],
-        "final_loss": round(float(history.history["loss"][-1]), 4), "train_s": round(train_s, 1),
-        "train_samples_per_s": round(len(train_cache) * r["epochs"] / train_s, 1),
+        "final_loss": round(float(history.history["loss"][-1]), 4) if history.history.get("loss") else "", "train_s": round(train_s, 1),
+        "train_samples_per_s": round(len(train_cache) * (r["epochs"] - first_epoch) / train_s, 1),
         "model_file": str(save_path or ""), "backend": keras.backend.backend(), "keras": keras.__version__,
         "commit": commit, "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
         **data_columns,  # appended after every LSPET column, so LSPET rows keep theirs in their order
@@ -325,7 +369,8 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     r = {**recipe(study, variant, scale), "scale": scale, **({"data": data} if data else {})}
     save_path = model_path(save_dir, study, variant, scale, data) if save_dir else None
     desc = f"{study}/{variant}" + (f" on {data}" if data else "")
-    _, row = train_recipe(r, variant, progress, save_path, desc, init_dir=save_dir, init_data=data)
+    _, row = train_recipe(r, variant, progress, save_path, desc, init_dir=save_dir, init_data=data,
+                          checkpoint_dir=checkpoint_path(save_dir, study, variant, scale, data) if save_dir else None)
     overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant] or (data and k == "data")}
     return {"study": study, "variant": variant, "scale": scale, "overrides": json.dumps(overrides, sort_keys=True),
             **row}
