@@ -88,11 +88,17 @@ def _weights_list(args) -> int:
 
 
 def _ablate(args) -> int:
+    if args.cpu_devices:  # before the backend starts
+        from .experiments.distribute import simulate_cpu_devices
+
+        simulate_cpu_devices(args.cpu_devices)
     from .experiments import run_study
 
+    if args.workers < 1:
+        raise ValueError(f"--workers needs a count >= 1; got {args.workers}")
     variants = args.variants.split(",") if args.variants else None
     rows = run_study(args.study, args.scale, args.out, force=args.force, variants=variants,
-                     save_dir=args.save_models, data=args.data)
+                     save_dir=args.save_models, data=args.data, devices=args.devices, workers=args.workers)
     out = args.out or (f"results/{args.study}-{args.data}.csv" if args.data else f"results/{args.study}.csv")
     if not rows:
         print(f"{args.study}: every variant is already in {out} (use --force to train again)")
@@ -353,6 +359,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="train and score every variant on this data set instead of the recipe's (e.g. "
                    "coco2017: its train subset and val2017, OKS AP); rows go to results/STUDY-DATA.csv and record "
                    "it in their overrides")
+    p.add_argument("--devices", default="1", help="data-parallel training: 'all' or a device count (JAX: "
+                   "keras.distribution.DataParallel; TensorFlow: MirroredStrategy); the recipe's batch_size is the "
+                   "global batch, split evenly, learning rate unchanged (default 1)")
+    p.add_argument("--cpu-devices", type=int, default=None, metavar="N",
+                   help="split this machine's CPU into N devices first, to check --devices without accelerators "
+                   "(correctness, not speed: they share the same cores)")
+    p.add_argument("--workers", type=int, default=1, help="threads that make the augmented batches (default 1)")
     p.set_defaults(func=_ablate)
     weights = sub.add_parser("weights", help="port pretrained PyTorch backbones into kerasgp")
     wsub = weights.add_subparsers(dest="action", required=True)

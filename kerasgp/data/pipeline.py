@@ -26,12 +26,15 @@ class PoseBatches(keras.utils.PyDataset):
     "coords" -> y (B, K, 2) in [-0.5, 0.5) and sample weights (B, K) from visibility; a tuple of names ->
     y a dict of those targets plus "target_weight" (B, K). Images are float32 RGB in [0, 1], (B, H, W, 3).
     augment: an `Augment`, True for the defaults, or None/False for plain centred crops (evaluation).
+    drop_remainder: leave out the last, partial batch of an epoch (data-parallel training: every batch
+    splits evenly over the devices). pydataset_kwargs: Keras' `workers`, `use_multiprocessing`,
+    `max_queue_size`: batches made in parallel workers, still in order (each is a function of its index).
     """
 
     def __init__(self, cache: CropCache, batch_size: int = 32, targets="heatmap", augment=None,
                  shuffle: bool | None = None, seed: int = 0, indices=None, heatmap_stride: int = 4,
                  heatmap_sigma: float | None = None, simcc_split_ratio: float = 2.0, simcc_sigma: float = 6.0,
-                 **pydataset_kwargs):
+                 drop_remainder: bool = False, **pydataset_kwargs):
         super().__init__(**pydataset_kwargs)
         names = (targets,) if isinstance(targets, str) else tuple(targets)
         unknown = [t for t in names if t not in TARGETS]
@@ -42,12 +45,16 @@ class PoseBatches(keras.utils.PyDataset):
         self.cache = cache
         self.targets = targets
         self.batch_size = batch_size
+        self.drop_remainder = drop_remainder
         self.augment = Augment() if augment is True else (augment or None)
         self.shuffle = bool(self.augment) if shuffle is None else shuffle
         self.seed = seed
         self.indices = np.arange(len(cache)) if indices is None else np.asarray(indices)
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= len(cache)):
             raise ValueError(f"indices must lie in [0, {len(cache)}), got {self.indices.min()}..{self.indices.max()}")
+        if drop_remainder and len(self.indices) < batch_size:
+            raise ValueError(f"drop_remainder with {len(self.indices)} people and a batch of {batch_size} leaves no "
+                             "batch; use a smaller batch_size")
         self.heatmap_stride, self.heatmap_sigma = heatmap_stride, heatmap_sigma
         self.simcc_split_ratio, self.simcc_sigma = simcc_split_ratio, simcc_sigma
         if "heatmap" in names:
@@ -56,6 +63,8 @@ class PoseBatches(keras.utils.PyDataset):
         self._flip_permutation = cache.layout.flip_permutation()
 
     def __len__(self) -> int:
+        if self.drop_remainder:
+            return len(self.indices) // self.batch_size
         return math.ceil(len(self.indices) / self.batch_size)
 
     def on_epoch_end(self) -> None:

@@ -32,6 +32,7 @@ import warnings
 from pathlib import Path
 
 from ..machine import describe
+from .distribute import DataParallel, resolve_devices
 from .studies import STUDIES, recipe
 from .timing import keras_latency
 
@@ -282,7 +283,8 @@ def checkpoint_epoch(checkpoint_dir) -> int:
 
 
 def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc: str | None = None,
-                 init_dir=None, init_data: str | None = None, checkpoint_dir=None, callbacks=()):
+                 init_dir=None, init_data: str | None = None, checkpoint_dir=None, callbacks=(), devices=None,
+                 workers: int = 1):
     """Train and evaluate one recipe (a `studies.recipe` dict, possibly edited: a lesson trains a smaller
     copy) -> (the trained inference model, its row: metrics, cost, timing, machine, commit). init_data:
     the `ablate --data` data set, whose models init_from reads.
@@ -293,7 +295,13 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     after the last one saved; `_epoch_order` gives that epoch the data order it would have had, so the row
     matches an uninterrupted run's within float noise. The checkpoint is deleted once training ends.
     "train_s" and "train_samples_per_s" then count the epochs this process trained. callbacks: more Keras
-    callbacks for the fit."""
+    callbacks for the fit.
+
+    devices: None or 1 (one device), "all" or a count: data-parallel training over that many devices
+    (`distribute.DataParallel`: JAX's DataParallel, TensorFlow's MirroredStrategy); r["batch_size"] is the
+    global batch, split evenly, and the row gains "devices" and "engine". workers: Keras PyDataset workers
+    (threads) that make the augmented batches; batches depend on their index only, so any count trains
+    the same model."""
     import keras
 
     from ..analysis import cost
@@ -304,20 +312,24 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     commit = _commit()  # the tree this training starts from
     people = _people(r)
     train_cache, val_cache = _caches(r, people)
-    keras.utils.set_random_seed(r["seed"])
+    replicas = DataParallel(resolve_devices(devices))
+    replicas.check_batch(r["batch_size"])
     num_joints = train_cache.layout.num_joints
-    model = build_model(r, num_joints, name)
-    costs = cost(model)  # before training: a layer without a MAC rule fails now, not after the fit
-    initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir,
-                                   r.get("init_layers", "backbone"), init_data) if r.get("init_from") else ""
-    plan = Plan(model, r, num_joints)
-    batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
-                          seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
-                          heatmap_stride=plan.heatmap_stride or 4)
-    train = PlanBatches(batches, plan)
-    steps = len(train) * r["epochs"]
-    schedule = keras.optimizers.schedules.CosineDecay(r["learning_rate"], decay_steps=steps)
-    plan.model.compile(optimizer=keras.optimizers.Adam(schedule), loss=plan.losses, loss_weights=plan.loss_weights)
+    with replicas.scope():  # the model and its optimizer are made where the engine places them
+        keras.utils.set_random_seed(r["seed"])
+        model = build_model(r, num_joints, name)
+        costs = cost(model)  # before training: a layer without a MAC rule fails now, not after the fit
+        initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir,
+                                       r.get("init_layers", "backbone"), init_data) if r.get("init_from") else ""
+        plan = Plan(model, r, num_joints)
+        batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
+                              seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
+                              heatmap_stride=plan.heatmap_stride or 4, drop_remainder=replicas.count > 1)
+        train = PlanBatches(batches, plan, workers=workers)
+        steps = len(train) * r["epochs"]
+        schedule = keras.optimizers.schedules.CosineDecay(r["learning_rate"], decay_steps=steps)
+        replicas.prepare(plan.model)
+        plan.model.compile(optimizer=keras.optimizers.Adam(schedule), loss=plan.losses, loss_weights=plan.loss_weights)
     fit_callbacks = [_epoch_order(batches)]
     first_epoch = 0
     if checkpoint_dir:
@@ -329,8 +341,13 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     start = time.perf_counter()
     # shuffle=False: PoseBatches already draws each epoch's order of people from (seed, epoch); Keras' own
     # shuffle of the batch order draws from Python's global random state, which a resumed run cannot replay
-    history = plan.model.fit(train, epochs=r["epochs"], verbose=0, callbacks=fit_callbacks, shuffle=False)
+    with replicas.scope():
+        history = plan.model.fit(train, epochs=r["epochs"], verbose=0, callbacks=fit_callbacks, shuffle=False)
     train_s = time.perf_counter() - start
+    trained = len(batches) * r["batch_size"] if replicas.count > 1 else len(train_cache)  # people per epoch
+    if replicas.count > 1:  # scored, timed and saved as a one-device model: plain BN, variables on one device
+        trained_model, model = model, build_model(r, num_joints, name)
+        model.set_weights(trained_model.get_weights())
     metrics, data_columns = evaluate_split(model, val_cache, r, people)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
     latency = keras_latency(model, runs=30)
     if save_path:
@@ -346,10 +363,11 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
         "init_from": initialised_from, "train_people": len(train_cache), "val_people": metrics["val_people"],
         "val_people_without_head_size": metrics["val_people_without_head_size"],
         "final_loss": round(float(history.history["loss"][-1]), 4) if history.history.get("loss") else "", "train_s": round(train_s, 1),
-        "train_samples_per_s": round(len(train_cache) * (r["epochs"] - first_epoch) / train_s, 1),
+        "train_samples_per_s": round(trained * (r["epochs"] - first_epoch) / train_s, 1),
         "model_file": str(save_path or ""), "backend": keras.backend.backend(), "keras": keras.__version__,
         "commit": commit, "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
         **data_columns,  # appended after every LSPET column, so LSPET rows keep theirs in their order
+        **({"devices": replicas.count, "engine": replicas.engine} if replicas.count > 1 else {}),
     }
     return model, row
 
@@ -362,7 +380,7 @@ def _check_data(data: str | None) -> None:
 
 
 def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None,
-                  data: str | None = None) -> dict:
+                  data: str | None = None, devices=None, workers: int = 1) -> dict:
     """Train and evaluate one variant of a study; return its CSV row. data: train and score on this data
     set instead of the recipe's (its overrides then record "data"; the model gets the data set's joints)."""
     _check_data(data)
@@ -370,7 +388,8 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     save_path = model_path(save_dir, study, variant, scale, data) if save_dir else None
     desc = f"{study}/{variant}" + (f" on {data}" if data else "")
     _, row = train_recipe(r, variant, progress, save_path, desc, init_dir=save_dir, init_data=data,
-                          checkpoint_dir=checkpoint_path(save_dir, study, variant, scale, data) if save_dir else None)
+                          checkpoint_dir=checkpoint_path(save_dir, study, variant, scale, data) if save_dir else None,
+                          devices=devices, workers=workers)
     overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant] or (data and k == "data")}
     return {"study": study, "variant": variant, "scale": scale, "overrides": json.dumps(overrides, sort_keys=True),
             **row}
@@ -417,10 +436,12 @@ def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
 
 
 def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, variants=None,
-              progress: bool = True, save_dir=None, data: str | None = None) -> list[dict]:
+              progress: bool = True, save_dir=None, data: str | None = None, devices=None,
+              workers: int = 1) -> list[dict]:
     """Train the study's variants not yet in `out` (all with force); return the rows written.
     data: run every variant on this data set instead of its recipe's (`ablate STUDY --data NAME`); the
-    rows go to results/STUDY-NAME.csv unless `out` says otherwise, and models to STUDY-VARIANT-SCALE-NAME.keras."""
+    rows go to results/STUDY-NAME.csv unless `out` says otherwise, and models to STUDY-VARIANT-SCALE-NAME.keras.
+    devices, workers: data-parallel training and batch workers (`train_recipe`)."""
     import keras
     from tqdm.auto import tqdm
 
@@ -429,13 +450,15 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
     names = list(variants or STUDIES[study])
     for name in names:
         recipe(study, name, scale)  # an unknown variant fails before any training
+    DataParallel(resolve_devices(devices))  # and so do devices this backend cannot give
     _check_data(data)
     out = Path(out or (f"results/{study}-{data}.csv" if data else f"results/{study}.csv"))
     todo = [n for n in names if force or n not in done_variants(out, scale, data or recipe(study, n, scale)["data"])]
     rows = []
     for name in tqdm(todo, desc=f"study {study} ({scale}{f', {data}' if data else ''})", unit="variant",
                      disable=not progress):
-        row = train_variant(study, name, scale, progress=progress, save_dir=save_dir, data=data)
+        row = train_variant(study, name, scale, progress=progress, save_dir=save_dir, data=data, devices=devices,
+                            workers=workers)
         append_row(out, row)  # written at once: an interrupted study keeps what it finished
         rows.append(row)
         keras.backend.clear_session()  # free the variant's graph: 15 variants in one process grew past 6 GB
