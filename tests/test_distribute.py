@@ -90,8 +90,7 @@ def test_one_device_needs_no_engine_and_the_global_batch_must_split_evenly():
         with pytest.raises(ValueError, match="jax and tensorflow backends"):
             distribute.DataParallel(["cpu:0", "cpu:1"])
     else:
-        three = distribute.DataParallel.__new__(distribute.DataParallel)
-        three.count = 3
+        three = distribute.DataParallel(["cpu:0", "cpu:1", "cpu:2"])  # its engine is made on first use only
         with pytest.raises(ValueError, match="does not split evenly over 3 devices"):
             three.check_batch(32)
         three.check_batch(33)

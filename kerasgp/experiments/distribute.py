@@ -23,6 +23,7 @@ their samples/s say nothing about speed on N accelerators.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 
@@ -110,13 +111,17 @@ class DataParallel:
         if self.count > 1 and self.backend not in ENGINES:
             raise ValueError(_no_engine(self.backend))
         self.engine = ENGINES[self.backend] if self.count > 1 else "one device"
-        self._engine = None  # made once: a model built under one MirroredStrategy must fit under the same one
-        if self.count > 1 and self.backend == "jax":
-            self._engine = keras.distribution.DataParallel(devices=self.devices)
-        elif self.count > 1:
-            import tensorflow as tf
 
-            self._engine = tf.distribute.MirroredStrategy(self.devices)
+    @functools.cached_property
+    def _engine(self):
+        """Made on first use, then kept: a model built under one MirroredStrategy must fit under the same one."""
+        if self.count == 1:
+            return None
+        if self.backend == "jax":
+            return keras.distribution.DataParallel(devices=self.devices)
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy(self.devices)
 
     def check_batch(self, batch_size: int) -> None:
         if batch_size % self.count:

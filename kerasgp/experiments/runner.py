@@ -450,7 +450,7 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
     names = list(variants or STUDIES[study])
     for name in names:
         recipe(study, name, scale)  # an unknown variant fails before any training
-    DataParallel(resolve_devices(devices))  # and so do devices this backend cannot give
+    DataParallel(resolve_devices(devices))  # and so do devices this backend cannot give (no engine made yet)
     _check_data(data)
     out = Path(out or (f"results/{study}-{data}.csv" if data else f"results/{study}.csv"))
     todo = [n for n in names if force or n not in done_variants(out, scale, data or recipe(study, n, scale)["data"])]
