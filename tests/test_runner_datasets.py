@@ -135,7 +135,8 @@ def test_ablate_data_overrides_every_variant_and_records_it(monkeypatch, tmp_pat
     seen = []
 
     def fake_train_recipe(r, name, progress=True, save_path=None, desc=None, init_dir=None, init_data=None,
-                          checkpoint_dir=None):
+                          checkpoint_dir=None, devices=None, workers=1):
+        assert devices is None and workers == 1  # run_study's defaults: one device, no batch threads
         seen.append((r["data"], str(save_path), init_data, str(checkpoint_dir)))
         return None, {"pckh@0.5": "", "data": r["data"]}
 
