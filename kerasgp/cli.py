@@ -58,15 +58,18 @@ def _data_bench(args) -> int:
     from .data.bench import run
 
     targets = args.targets.split("+")
+    if args.workers < 1:
+        raise SystemExit(f"error: --workers must be at least 1, not {args.workers}")
     row = run(args.size, args.batch_size, args.batches, targets[0] if len(targets) == 1 else tuple(targets),
-              out=args.out)
+              out=args.out, workers=args.workers)
     if args.json:
         print(json.dumps(row))
     else:
         print(f"LSPET: {row['people']} people loaded in {row['load_s']} s; crop cache at {row['input_size']}^2 "
               f"built in {row['cache_build_s']} s (load + cache {row['load_and_cache_s']} s)")
         print(f"cached batches, augmentation + {row['targets']} targets: {row['samples_per_s']} samples/s "
-              f"({row['samples']} samples, batch {row['batch_size']}) on {row['cpu']}, {row['cores']} cores")
+              f"({row['samples']} samples, batch {row['batch_size']}, {row['workers']} worker(s)) on {row['cpu']}, "
+              f"{row['cores']} cores")
     return 0
 
 
@@ -345,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--batches", type=int, default=None, help="batches to time (default: one epoch of train)")
     p.add_argument("--targets", default="heatmap", help="heatmap, simcc, coords, or several joined by +")
+    p.add_argument("--workers", type=int, default=1, help="threads making batches at once, as ablate --workers")
     p.add_argument("--out", default="results/data_pipeline.csv")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_data_bench)

@@ -123,5 +123,22 @@ def test_cli_bench_measures_the_data_path(tmp_path):
     out = _cli("data", "bench", "--batches", "3", "--out", str(tmp_path / "bench.csv"), "--json")
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout.strip().splitlines()[-1])
-    assert row["people"] == 8000 and row["samples"] == 192 and row["samples_per_s"] > 0
+    assert row["people"] == 8000 and row["samples"] == 192 and row["samples_per_s"] > 0 and row["workers"] == 1
     assert (tmp_path / "bench.csv").read_text().startswith("date,people")
+
+
+def test_data_bench_workers_make_every_batch_and_an_older_csv_gains_the_column(tmp_path):
+    from conftest import require
+
+    from kerasgp.data import bench
+
+    require("lspet")
+    out = tmp_path / "bench.csv"
+    out.write_text("date,people,samples_per_s\n2026-01-01,8000,5000.0\n")  # a log from before the workers column
+    row = bench.run(64, batch_size=16, batches=5, targets="simcc", out=out, progress=False, workers=3)
+    assert row["samples"] == 80 and row["workers"] == 3
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("date,people,samples_per_s,") and lines[0].endswith(",workers")
+    assert lines[1].startswith("2026-01-01,8000,5000.0,") and lines[2].endswith(",3") and len(lines) == 3
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        bench.run(64, batches=1, out=None, workers=0)

@@ -24,9 +24,10 @@ def _stop_at(epoch: int):
 @pytest.mark.slow
 def test_a_run_stopped_after_one_epoch_resumes_and_ends_with_the_uninterrupted_weights(tmp_path):
     require("lspet")
-    # three epochs, so the resumed run needs the optimizer's step (the cosine schedule), Adam's moments and
-    # the data order of epochs 1 and 2, not just the weights
-    r = {**recipe("heads", "rle", "smoke"), "epochs": 3, "train_people": 32, "val_people": 16, "scale": "smoke"}
+    # three epochs of two steps, so the resumed run needs the optimizer's step (the full scale's schedule:
+    # warm-up, then x0.1 at epoch 2), Adam's moments and the data order of epochs 1 and 2, not just the weights
+    r = {**recipe("heads", "rle", "smoke"), "epochs": 3, "train_people": 32, "val_people": 16, "scale": "smoke",
+         "lr_schedule": "multistep", "lr_milestones": (2,), "warmup_steps": 3, "flip_test": True}
     whole, whole_row = runner.train_recipe(r, "whole", progress=False)
     keras.backend.clear_session()
 

@@ -1,5 +1,6 @@
 """Data-path benchmark: time to load LSPET and build its crop cache, then samples/s that the cached,
-augmented, target-encoded batches reach (the data path alone, no model). Writes results/data_pipeline.csv.
+augmented, target-encoded batches reach (the data path alone, no model), made by one thread or by a pool
+of worker threads as training's `--workers` makes them. Appends to results/data_pipeline.csv.
 """
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import dataclasses
 import datetime
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..machine import describe
 
 
 def run(input_size: int = 128, batch_size: int = 64, batches: int | None = None, targets="heatmap",
-        out: str | Path | None = "results/data_pipeline.csv", progress: bool = True) -> dict:
+        out: str | Path | None = "results/data_pipeline.csv", progress: bool = True, workers: int = 1) -> dict:
+    """workers: threads making batches at once (the cache is a memory map and OpenCV's warp and the numpy
+    encoders release the GIL, so threads scale where the cores allow); 1: one after another."""
     from . import PoseBatches, build_cache, load
+
+    if int(workers) < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
 
     with tempfile.TemporaryDirectory() as tmp:  # a cold cache: every JPEG decoded once
         start = time.perf_counter()
@@ -30,20 +37,32 @@ def run(input_size: int = 128, batch_size: int = 64, batches: int | None = None,
         n = min(batches or len(data), len(data))
         data.batch(0)  # first-touch of the memory map is not the steady state
         t0 = time.perf_counter()
-        samples = sum(len(data[i][0]) for i in range(n))
+        if workers == 1:
+            samples = sum(len(data[i][0]) for i in range(n))
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                samples = sum(pool.map(lambda i: len(data[i][0]), range(n)))
         elapsed = time.perf_counter() - t0
     row = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "people": len(people),
            "input_size": input_size, "load_s": round(loaded - start, 2), "cache_build_s": round(built - loaded, 2),
            "load_and_cache_s": round(built - start, 2), "targets": targets if isinstance(targets, str) else "+".join(targets),
            "augment": True, "batch_size": batch_size, "samples": samples,
-           "samples_per_s": round(samples / elapsed, 1), **describe()}
+           "samples_per_s": round(samples / elapsed, 1), **describe(), "workers": workers}
     if out:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        new = not out.exists()
-        with open(out, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        _append(Path(out), row)
     return row
+
+
+def _append(out: Path, row: dict) -> None:
+    """Append one row; a column the file lacks is added (the older rows' cell left empty) by rewriting it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows, fields = [], list(row)
+    if out.exists():
+        with open(out, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            fields = list(reader.fieldnames or []) + [k for k in row if k not in (reader.fieldnames or [])]
+    with open(out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows([*rows, row])

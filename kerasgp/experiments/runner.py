@@ -165,9 +165,13 @@ def evaluate_split(model, val_cache, r: dict, people=None):
     "train_images", "val_images" and OKS
     AP / AP50 / AP75 / AR ("oks_ap", "oks_ap50", "oks_ap75", "oks_ar": pycocotools' COCOeval on the val
     images through `kerasgp.pose.evaluate_coco`, in percent like PCKh), left empty for MPII.
-    people: the recipe's `_people(r)` (train, val), when already loaded."""
+    people: the recipe's `_people(r)` (train, val), when already loaded. r["flip_test"]: every metric scores
+    the model run on each crop and on its mirror, the two predictions averaged (mmpose's test_cfg flip_test)."""
     from ..pose import evaluate, evaluate_coco
+    from ..pose.decoding import with_flip_test
 
+    if r.get("flip_test"):
+        model = with_flip_test(model)
     metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
     # LSPET rounds as it always has (a NaN stays "nan"); the samples write "" for a NaN (no joint counted)
     rounded = (lambda value: round(value, 2)) if r["data"] in LSPET_ROWS else _rounded
@@ -306,6 +310,7 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
 
     from ..analysis import cost
     from ..data import PoseBatches
+    from .schedules import learning_rate_schedule
     from .training import Plan, PlanBatches, loss_of, simcc_sigma
 
     loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
@@ -326,8 +331,7 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
                               seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
                               heatmap_stride=plan.heatmap_stride or 4, drop_remainder=replicas.count > 1)
         train = PlanBatches(batches, plan, workers=workers)
-        steps = len(train) * r["epochs"]
-        schedule = keras.optimizers.schedules.CosineDecay(r["learning_rate"], decay_steps=steps)
+        schedule = learning_rate_schedule(r, len(train))
         replicas.prepare(plan.model)
         plan.model.compile(optimizer=keras.optimizers.Adam(schedule), loss=plan.losses, loss_weights=plan.loss_weights)
     fit_callbacks = [_epoch_order(batches)]
@@ -368,6 +372,7 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
         "commit": commit, "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
         **data_columns,  # appended after every LSPET column, so LSPET rows keep theirs in their order
         **({"devices": replicas.count, "engine": replicas.engine} if replicas.count > 1 else {}),
+        **({"flip_test": True} if r.get("flip_test") else {}),  # the full scale's rows; lesson rows stay as they were
     }
     return model, row
 

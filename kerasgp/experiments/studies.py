@@ -3,7 +3,9 @@
 Every variant of a study trains on the same LSPET train split with the same augmentation, schedule and
 seed; only its overrides differ, and its CSV row records them. Scales:
 - "lesson": sized for a 2-core CPU (12 epochs at 128x128);
-- "full": the same study larger, for a machine with a GPU;
+- "full": mmpose's top-down recipe for a machine with a GPU (`FULL`): 256x256, 210 epochs of the
+  whole train split, Adam 1e-3 with a 500-iteration warm-up and x0.1 at epochs 170 and 200, mmpose's
+  augmentation, flip test at evaluation;
 - "smoke": a few batches, for the tests.
 """
 from __future__ import annotations
@@ -23,7 +25,11 @@ BASE_RECIPE = {
     "simcc_sigma": 3.0,  # bins; the seed's 6 at a 256 input, scaled to 128
     "epochs": 12,
     "batch_size": 32,
-    "learning_rate": 1e-3,  # Adam, cosine decay to 0 over the run
+    "learning_rate": 1e-3,  # Adam, at the global batch (data parallel splits the batch, keeps the rate)
+    "lr_schedule": "cosine",  # cosine decay to 0 over the run, or "multistep" (kerasgp.experiments.schedules)
+    "lr_milestones": None,  # "multistep": the epochs where the rate drops x0.1
+    "warmup_steps": 0,  # linear warm-up iterations from 0.001x the rate
+    "flip_test": False,  # score the row with the image and its mirror averaged (pose.decoding.with_flip_test)
     "augment": True,  # flip 0.5, scale +-0.25, rotation +-30 deg with p 0.6
     "seed": 0,
     "train_people": None,  # None: the whole train split (6,000)
@@ -51,12 +57,35 @@ BASE_RECIPE = {
     "init_layers": "backbone",  # what init_from copies: "backbone", or "all" (the whole inference model: more epochs)
 }
 
+# mmpose's SimCC recipe (configs/body_2d_keypoint/simcc/coco/simcc_res50_8xb64-210e_coco-256x192.py): Adam
+# 1e-3, 210 epochs, LinearLR warm-up over 500 iterations from 0.001x, MultiStepLR x0.1 at 170 and 200, batch
+# 64 per GPU, test_cfg flip_test=True, sigma 6 at 256. Square 256 (LSP-style crops) instead of 256x192; the
+# rate is kept at one GPU's batch of 64 rather than scaled by mmpose's auto_scale_lr (base batch 512).
+FULL = {"input_size": 256, "simcc_sigma": 6.0, "epochs": 210, "batch_size": 64, "learning_rate": 1e-3,
+        "lr_schedule": "multistep", "lr_milestones": (170, 200), "warmup_steps": 500, "augment": True,
+        "flip_test": True}
+
 SCALES = {
     "lesson": {},
-    "full": {"input_size": 256, "simcc_sigma": 6.0, "epochs": 60, "batch_size": 64},
+    "full": FULL,
     "smoke": {"input_size": 64, "simcc_sigma": 1.5, "epochs": 1, "batch_size": 16, "train_people": 64,
               "val_people": 64},
 }
+
+
+class PerScale:
+    """A variant's override that holds at one scale and not at another: e.g. the seed rows' flip-only
+    augmentation, a choice for 12 epochs on 2 cores, gives way to the full scale's mmpose augmentation.
+    PerScale(value, full=other): `value` at every scale but those named."""
+
+    def __init__(self, value, **scales):
+        self.value, self.scales = value, scales
+
+    def at(self, scale: str):
+        return self.scales.get(scale, self.value)
+
+    def __repr__(self) -> str:
+        return f"PerScale({self.value!r}, {', '.join(f'{k}={v!r}' for k, v in self.scales.items())})"
 
 
 class Deferred:
@@ -90,7 +119,7 @@ def _found_quadranet(path: str = "results/search.json"):
 # so the short schedule is not spent learning rotations. No deconvs unless a row says so (the seed's heads
 # read the stride-32 map: 4x4 at 128, 8x8 at the seed's 256).
 FLIP_ONLY = {"flip": 0.5, "scale": 0.0, "rotation": 0.0, "rotation_prob": 0.0}
-_SEED = {"augment": FLIP_ONLY, "deconv_channels": None}
+_SEED = {"augment": PerScale(FLIP_ONLY, full=FULL["augment"]), "deconv_channels": None}
 # SimCC rows keep the base recipe's two deconvs (stride 8): on the bare 4x4 map the loss stalled near 9.
 _SIMCC = {**_SEED, "deconv_channels": (64, 64)}
 SEED_HEADS = {
@@ -232,6 +261,7 @@ def recipe(study: str, variant: str, scale: str = "lesson") -> dict:
     if unknown:
         raise ValueError(f"{study}/{variant}: unknown recipe keys {unknown}; known: {sorted(BASE_RECIPE)}")
     merged = {**BASE_RECIPE, **SCALES[scale], **STUDIES[study][variant]}
+    merged = {key: value.at(scale) if isinstance(value, PerScale) else value for key, value in merged.items()}
     r = {key: value() if isinstance(value, Deferred) else value for key, value in merged.items()}
     if r["input_scale"] != 1.0:
         r["input_size"] = int(round(r["input_size"] * r["input_scale"] / 32.0)) * 32

@@ -1,0 +1,63 @@
+"""Learning-rate schedules of the study recipes.
+
+- "cosine" (the lesson scale): Adam's rate decays from its peak to 0 over the run (SGDR's cosine without
+  restarts), with an optional linear warm-up.
+- "multistep" (the full scale, mmpose's top-down recipes): a linear warm-up over the first iterations
+  from `warmup_factor` times the rate (mmengine's LinearLR, by iteration), then the rate times gamma at each
+  milestone epoch (MultiStepLR); the two multiply, as mmengine composes them.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+SCHEDULES = ("cosine", "multistep")
+
+
+@keras.saving.register_keras_serializable(package="kerasgp")
+class WarmupMultiStep(keras.optimizers.schedules.LearningRateSchedule):
+    """rate(step) = learning_rate * warm-up(step) * gamma ** (milestones passed).
+
+    boundaries: the optimizer steps at which the milestones fall (milestone epoch times steps per epoch);
+    warmup_steps: 0 for none; warmup_factor: the first step's share of the rate (mmpose: 0.001)."""
+
+    def __init__(self, learning_rate: float, boundaries, gamma: float = 0.1, warmup_steps: int = 0,
+                 warmup_factor: float = 0.001):
+        self.learning_rate, self.gamma = float(learning_rate), float(gamma)
+        self.boundaries = [int(b) for b in boundaries]
+        self.warmup_steps, self.warmup_factor = int(warmup_steps), float(warmup_factor)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        passed = sum((ops.cast(ops.greater_equal(step, b), "float32") for b in self.boundaries), ops.zeros(()))
+        rate = self.learning_rate * ops.power(self.gamma, passed)
+        if self.warmup_steps:
+            ramp = self.warmup_factor + (1.0 - self.warmup_factor) * ops.minimum(step / self.warmup_steps, 1.0)
+            rate = rate * ramp
+        return rate
+
+    def get_config(self) -> dict:
+        return {"learning_rate": self.learning_rate, "boundaries": self.boundaries, "gamma": self.gamma,
+                "warmup_steps": self.warmup_steps, "warmup_factor": self.warmup_factor}
+
+
+def learning_rate_schedule(r: dict, steps_per_epoch: int):
+    """The recipe's schedule for a run of r["epochs"] epochs of steps_per_epoch optimizer steps.
+
+    r["lr_schedule"]: "cosine" or "multistep"; r["warmup_steps"]: linear warm-up iterations (both);
+    r["lr_milestones"]: the epochs where "multistep" multiplies the rate by 0.1. The rate is the global
+    batch's: data-parallel training splits that batch and keeps the rate (`distribute.DataParallel`)."""
+    kind, warmup, steps = r.get("lr_schedule", "cosine"), int(r.get("warmup_steps") or 0), steps_per_epoch * r["epochs"]
+    if kind not in SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {kind!r}; known: {list(SCHEDULES)}")
+    if warmup < 0 or warmup >= steps:
+        raise ValueError(f"warmup_steps={warmup} must be at least 0 and less than the run's {steps} steps")
+    if kind == "multistep":
+        milestones = tuple(r.get("lr_milestones") or ())
+        if not milestones or list(milestones) != sorted(milestones) or not 0 < milestones[0] <= milestones[-1] < r["epochs"]:
+            raise ValueError(f"lr_milestones {milestones!r} must be increasing epochs within the run's {r['epochs']}")
+        return WarmupMultiStep(r["learning_rate"], [m * steps_per_epoch for m in milestones], 0.1, warmup)
+    if not warmup:  # the lesson scale's schedule, built exactly as its rows were trained
+        return keras.optimizers.schedules.CosineDecay(r["learning_rate"], decay_steps=steps)
+    return keras.optimizers.schedules.CosineDecay(0.001 * r["learning_rate"], decay_steps=steps - warmup,
+                                                  warmup_target=r["learning_rate"], warmup_steps=warmup)
