@@ -116,6 +116,17 @@ def _ablate(args) -> int:
     return 0
 
 
+def _scaling(args) -> int:
+    from .experiments.scaling import run
+
+    counts = [int(c) for c in args.devices.split(",")]
+    for row in run(counts, args.backend, args.study, args.variant, args.people, args.epochs, args.workers, args.out):
+        print(f"{row['backend']:10s} {row['engine']:34s} {row['devices']} device(s), batch {row['batch_size']} "
+              f"({row['per_device_batch']} each): {row['steady_samples_per_s']} samples/s")
+    print(f"rows in {args.out} (CPU devices share this machine's cores: correctness and overhead, not speed-up)")
+    return 0
+
+
 def _export(args) -> int:
     from pathlib import Path
 
@@ -371,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "(correctness, not speed: they share the same cores)")
     p.add_argument("--workers", type=int, default=1, help="threads that make the augmented batches (default 1)")
     p.set_defaults(func=_ablate)
+    p = sub.add_parser("scaling", help="samples/s of data-parallel training per (simulated CPU) device count")
+    p.add_argument("--devices", default="1,2,4", help="device counts, each in a process of its own (default 1,2,4)")
+    p.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax"])
+    p.add_argument("--study", default="heads")
+    p.add_argument("--variant", default="sa_simdr_sigma6_rle")
+    p.add_argument("--people", type=int, default=1024, help="LSPET train people per epoch (default 1024)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs; the first compiles and is not timed (default 3)")
+    p.add_argument("--workers", type=int, default=1, help="threads making the batches, as ablate --workers")
+    p.add_argument("--out", default="results/data_parallel.csv")
+    p.set_defaults(func=_scaling)
     weights = sub.add_parser("weights", help="port pretrained PyTorch backbones into kerasgp")
     wsub = weights.add_subparsers(dest="action", required=True)
     p = wsub.add_parser("import", help="port a PyTorch state dict (needs torch)")

@@ -70,6 +70,25 @@ def test_a_devices_all_smoke_run_writes_its_row(tmp_path):
     assert (tmp_path / "models" / "heads-rle-smoke.keras").is_file()
 
 
+@pytest.mark.slow
+def test_the_scaling_run_trains_over_two_tensorflow_devices_and_appends_its_row(tmp_path, monkeypatch):
+    from kerasgp.experiments import scaling
+
+    require("lspet")
+    out = tmp_path / "data_parallel.csv"
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    (row,) = scaling.run((2,), "tensorflow", people=40, epochs=2, workers=2, out=out, progress=False)
+    assert (row["engine"], row["devices"], row["per_device_batch"], row["workers"]) == \
+        ("tf.distribute.MirroredStrategy", 2, 16, 2)
+    assert row["steady_samples_per_s"] > 0 and row["timed_epochs"] == 1
+    (written,) = csv.DictReader(open(out, newline=""))
+    assert list(written)[1:len(scaling.COLUMNS) + 1] == list(scaling.COLUMNS) and written["devices"] == "2"
+    with pytest.raises(ValueError, match="epochs must be at least 2"):
+        scaling.run((1,), epochs=1, out=None)
+    with pytest.raises(ValueError, match="device counts must be at least 1"):
+        scaling.run((0, 2), out=None)
+
+
 def test_devices_are_all_or_a_count_the_backend_has():
     available = distribute.list_devices()
     assert distribute.resolve_devices(None) == distribute.resolve_devices("1") == available[:1]

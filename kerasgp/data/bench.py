@@ -49,11 +49,11 @@ def run(input_size: int = 128, batch_size: int = 64, batches: int | None = None,
            "augment": True, "batch_size": batch_size, "samples": samples,
            "samples_per_s": round(samples / elapsed, 1), **describe(), "workers": workers}
     if out:
-        _append(Path(out), row)
+        append_row(Path(out), row)
     return row
 
 
-def _append(out: Path, row: dict) -> None:
+def append_row(out: Path, row: dict) -> None:
     """Append one row; a column the file lacks is added (the older rows' cell left empty) by rewriting it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     rows, fields = [], list(row)
