@@ -101,7 +101,8 @@ def _ablate(args) -> int:
         raise ValueError(f"--workers needs a count >= 1; got {args.workers}")
     variants = args.variants.split(",") if args.variants else None
     rows = run_study(args.study, args.scale, args.out, force=args.force, variants=variants,
-                     save_dir=args.save_models, data=args.data, devices=args.devices, workers=args.workers)
+                     save_dir=args.save_models, data=args.data, devices=args.devices, workers=args.workers,
+                     batch_size=args.batch_size)
     out = args.out or (f"results/{args.study}-{args.data}.csv" if args.data else f"results/{args.study}.csv")
     if not rows:
         print(f"{args.study}: every variant is already in {out} (use --force to train again)")
@@ -381,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split this machine's CPU into N devices first, to check --devices without accelerators "
                    "(correctness, not speed: they share the same cores)")
     p.add_argument("--workers", type=int, default=1, help="threads that make the augmented batches (default 1)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="B",
+                   help="global batch instead of the recipe's, the learning rate scaled by B / the recipe's batch "
+                   "(linear rule); the overrides record both. With --devices N: B / N per device")
     p.set_defaults(func=_ablate)
     p = sub.add_parser("scaling", help="samples/s of data-parallel training per (simulated CPU) device count")
     p.add_argument("--devices", default="1,2,4", help="device counts, each in a process of its own (default 1,2,4)")

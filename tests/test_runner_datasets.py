@@ -279,3 +279,15 @@ def test_evaluate_scores_a_model_the_runner_saved(smoke_rows, variant, data, joi
         assert len(result["per_joint_pckh@0.5"]) == 16 and 0.0 <= result["pckh@0.5"] <= 100.0
     else:
         assert 0.0 <= result["AP"] <= 1.0 and result["images"] == 4
+
+
+def test_another_global_batch_scales_the_learning_rate_and_the_row_records_both(monkeypatch, tmp_path):
+    seen = []
+    monkeypatch.setattr(runner, "train_recipe", lambda r, name, *a, **k: (seen.append(r), (None, {"pckh@0.5": ""}))[1])
+    monkeypatch.chdir(tmp_path)
+    (row,) = runner.run_study("heads", "lesson", variants=["rle"], progress=False, batch_size=128)
+    assert (seen[0]["batch_size"], seen[0]["learning_rate"]) == (128, pytest.approx(4e-3))  # 32 -> 128: x4
+    overrides = json.loads(row["overrides"])
+    assert overrides["batch_size"] == 128 and overrides["learning_rate"] == pytest.approx(4e-3)
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        runner.run_study("heads", "lesson", variants=["rle"], progress=False, batch_size=0, force=True)

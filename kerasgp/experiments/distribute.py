@@ -126,7 +126,7 @@ class DataParallel:
     def check_batch(self, batch_size: int) -> None:
         if batch_size % self.count:
             raise ValueError(f"the global batch of {batch_size} does not split evenly over {self.count} devices; "
-                             f"use a batch_size that {self.count} divides")
+                             f"use a batch size that {self.count} divides (ablate --batch-size)")
 
     @contextlib.contextmanager
     def scope(self):

@@ -385,17 +385,24 @@ def _check_data(data: str | None) -> None:
 
 
 def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None,
-                  data: str | None = None, devices=None, workers: int = 1) -> dict:
+                  data: str | None = None, devices=None, workers: int = 1, batch_size: int | None = None) -> dict:
     """Train and evaluate one variant of a study; return its CSV row. data: train and score on this data
-    set instead of the recipe's (its overrides then record "data"; the model gets the data set's joints)."""
+    set instead of the recipe's (its overrides then record "data"; the model gets the data set's joints).
+    batch_size: another global batch, the learning rate scaled with it (`schedules.scaled_batch`); the
+    overrides record both."""
+    from .schedules import scaled_batch
+
     _check_data(data)
     r = {**recipe(study, variant, scale), "scale": scale, **({"data": data} if data else {})}
+    if batch_size is not None:
+        r.update(scaled_batch(r, batch_size))
     save_path = model_path(save_dir, study, variant, scale, data) if save_dir else None
     desc = f"{study}/{variant}" + (f" on {data}" if data else "")
     _, row = train_recipe(r, variant, progress, save_path, desc, init_dir=save_dir, init_data=data,
                           checkpoint_dir=checkpoint_path(save_dir, study, variant, scale, data) if save_dir else None,
                           devices=devices, workers=workers)
-    overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant] or (data and k == "data")}
+    overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant] or (data and k == "data")
+                 or (batch_size is not None and k in ("batch_size", "learning_rate"))}
     return {"study": study, "variant": variant, "scale": scale, "overrides": json.dumps(overrides, sort_keys=True),
             **row}
 
@@ -442,20 +449,24 @@ def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
 
 def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, variants=None,
               progress: bool = True, save_dir=None, data: str | None = None, devices=None,
-              workers: int = 1) -> list[dict]:
+              workers: int = 1, batch_size: int | None = None) -> list[dict]:
     """Train the study's variants not yet in `out` (all with force); return the rows written.
     data: run every variant on this data set instead of its recipe's (`ablate STUDY --data NAME`); the
     rows go to results/STUDY-NAME.csv unless `out` says otherwise, and models to STUDY-VARIANT-SCALE-NAME.keras.
-    devices, workers: data-parallel training and batch workers (`train_recipe`)."""
+    devices, workers: data-parallel training and batch workers (`train_recipe`); batch_size: every variant at
+    this global batch, its learning rate scaled linearly (`train_variant`)."""
+    from .schedules import scaled_batch
+
     import keras
     from tqdm.auto import tqdm
 
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; known: {sorted(STUDIES)}")
     names = list(variants or STUDIES[study])
+    replicas = DataParallel(resolve_devices(devices))  # devices this backend cannot give fail now (no engine yet)
     for name in names:
-        recipe(study, name, scale)  # an unknown variant fails before any training
-    DataParallel(resolve_devices(devices))  # and so do devices this backend cannot give (no engine made yet)
+        r = recipe(study, name, scale)  # an unknown variant fails before any training
+        replicas.check_batch(scaled_batch(r, batch_size)["batch_size"] if batch_size is not None else r["batch_size"])
     _check_data(data)
     out = Path(out or (f"results/{study}-{data}.csv" if data else f"results/{study}.csv"))
     todo = [n for n in names if force or n not in done_variants(out, scale, data or recipe(study, n, scale)["data"])]
@@ -463,7 +474,7 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
     for name in tqdm(todo, desc=f"study {study} ({scale}{f', {data}' if data else ''})", unit="variant",
                      disable=not progress):
         row = train_variant(study, name, scale, progress=progress, save_dir=save_dir, data=data, devices=devices,
-                            workers=workers)
+                            workers=workers, batch_size=batch_size)
         append_row(out, row)  # written at once: an interrupted study keeps what it finished
         rows.append(row)
         keras.backend.clear_session()  # free the variant's graph: 15 variants in one process grew past 6 GB

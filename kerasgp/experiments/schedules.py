@@ -41,6 +41,15 @@ class WarmupMultiStep(keras.optimizers.schedules.LearningRateSchedule):
                 "warmup_steps": self.warmup_steps, "warmup_factor": self.warmup_factor}
 
 
+def scaled_batch(r: dict, batch_size: int) -> dict:
+    """The overrides that train recipe r at another global batch: {"batch_size", "learning_rate"}, the rate
+    scaled linearly with the batch (Goyal et al., 2017, "Accurate, Large Minibatch SGD": batch x k, rate x k;
+    mmpose's auto_scale_lr applies the same rule). `ablate --batch-size`: more devices, more samples per step."""
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"--batch-size needs a whole number >= 1; got {batch_size}")
+    return {"batch_size": int(batch_size), "learning_rate": r["learning_rate"] * batch_size / r["batch_size"]}
+
+
 def learning_rate_schedule(r: dict, steps_per_epoch: int):
     """The recipe's schedule for a run of r["epochs"] epochs of steps_per_epoch optimizer steps.
 
