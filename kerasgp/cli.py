@@ -121,7 +121,8 @@ def _scaling(args) -> int:
     from .experiments.scaling import run
 
     counts = [int(c) for c in args.devices.split(",")]
-    for row in run(counts, args.backend, args.study, args.variant, args.people, args.epochs, args.workers, args.out):
+    for row in run(counts, args.backend, args.study, args.variant, args.people, args.epochs, args.workers, args.out,
+                   scale=args.scale):
         print(f"{row['backend']:10s} {row['engine']:34s} {row['devices']} device(s), batch {row['batch_size']} "
               f"({row['per_device_batch']} each): {row['steady_samples_per_s']} samples/s")
     print(f"rows in {args.out} (CPU devices share this machine's cores: correctness and overhead, not speed-up)")
@@ -391,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax"])
     p.add_argument("--study", default="heads")
     p.add_argument("--variant", default="sa_simdr_sigma6_rle")
+    p.add_argument("--scale", default="lesson", choices=["lesson", "full"],
+                   help="the recipe's scale (full: 256², batch 64)")
     p.add_argument("--people", type=int, default=1024, help="LSPET train people per epoch (default 1024)")
     p.add_argument("--epochs", type=int, default=3, help="epochs; the first compiles and is not timed (default 3)")
     p.add_argument("--workers", type=int, default=1, help="threads making the batches, as ablate --workers")

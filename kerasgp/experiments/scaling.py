@@ -21,16 +21,18 @@ from pathlib import Path
 
 from ..machine import describe
 
-COLUMNS = ("backend", "engine", "devices", "cpu_devices", "workers", "study", "variant", "input_size", "batch_size",
-           "per_device_batch", "train_people", "epochs", "timed_epochs", "steady_samples_per_s",
+COLUMNS = ("backend", "engine", "devices", "cpu_devices", "workers", "study", "variant", "scale", "input_size",
+           "batch_size", "per_device_batch", "train_people", "epochs", "timed_epochs", "steady_samples_per_s",
            "train_samples_per_s", "train_s")
 
 
 def run(counts=(1, 2, 4), backend: str = "tensorflow", study: str = "heads", variant: str = "sa_simdr_sigma6_rle",
         people: int = 1024, epochs: int = 3, workers: int = 1, out: str | Path | None = "results/data_parallel.csv",
-        progress: bool = True) -> list[dict]:
-    """Train `study/variant` (lesson scale, from scratch, `people` LSPET train people, `epochs` epochs) once
-    per device count in `counts`, each over that many simulated CPU devices; return and append the rows."""
+        progress: bool = True, scale: str = "lesson") -> list[dict]:
+    """Train `study/variant` (at `scale`, from scratch, `people` LSPET train people, `epochs` epochs) once
+    per device count in `counts`, each over that many simulated CPU devices; return and append the rows.
+    The schedule is the scale's without its warm-up (500 iterations outlast so short a run): a rate does
+    not change a step's time."""
     from ..data.bench import append_row
 
     if epochs < 2:
@@ -41,8 +43,8 @@ def run(counts=(1, 2, 4), backend: str = "tensorflow", study: str = "heads", var
     for count in counts:
         if progress:
             print(f"{backend}: {count} device(s) ...", file=sys.stderr, flush=True)
-        spec = json.dumps({"count": int(count), "study": study, "variant": variant, "people": people,
-                           "epochs": epochs, "workers": workers})
+        spec = json.dumps({"count": int(count), "study": study, "variant": variant, "scale": scale,
+                           "people": people, "epochs": epochs, "workers": workers})
         child = subprocess.run([sys.executable, "-m", "kerasgp.experiments.scaling", spec], capture_output=True,
                                text=True, env={**os.environ, "KERAS_BACKEND": backend})
         if child.returncode != 0:
@@ -78,8 +80,8 @@ def _one(spec: dict) -> dict:
         def on_train_end(self, logs=None):
             self.times.append(time.perf_counter())
 
-    r = {**recipe(spec["study"], spec["variant"], "lesson"), "weights": None, "train_people": spec["people"],
-         "val_people": 64, "epochs": spec["epochs"]}
+    r = {**recipe(spec["study"], spec["variant"], spec["scale"]), "weights": None, "train_people": spec["people"],
+         "val_people": 64, "epochs": spec["epochs"], "lr_schedule": "cosine", "warmup_steps": 0}
     timer = EpochTimes()
     _, row = train_recipe(r, spec["variant"], progress=False, callbacks=[timer], devices=count,
                           workers=spec["workers"])
@@ -88,7 +90,8 @@ def _one(spec: dict) -> dict:
     steady = samples * (spec["epochs"] - 1) / (timer.times[-1] - timer.times[1])
     result = {"backend": keras.backend.backend(), "engine": row.get("engine", "one device"), "devices": count,
               "cpu_devices": count, "workers": spec["workers"], "study": spec["study"], "variant": spec["variant"],
-              "input_size": r["input_size"], "batch_size": r["batch_size"], "per_device_batch": r["batch_size"] // count,
+              "scale": spec["scale"], "input_size": r["input_size"], "batch_size": r["batch_size"],
+              "per_device_batch": r["batch_size"] // count,
               "train_people": spec["people"], "epochs": spec["epochs"], "timed_epochs": spec["epochs"] - 1,
               "steady_samples_per_s": round(steady, 1), "train_samples_per_s": row["train_samples_per_s"],
               "train_s": row["train_s"]}

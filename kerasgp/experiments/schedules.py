@@ -63,7 +63,8 @@ def learning_rate_schedule(r: dict, steps_per_epoch: int):
         raise ValueError(f"warmup_steps={warmup} must be at least 0 and less than the run's {steps} steps")
     if kind == "multistep":
         milestones = tuple(r.get("lr_milestones") or ())
-        if not milestones or list(milestones) != sorted(milestones) or not 0 < milestones[0] <= milestones[-1] < r["epochs"]:
+        increasing = bool(milestones) and list(milestones) == sorted(milestones)
+        if not increasing or not 0 < milestones[0] <= milestones[-1] < r["epochs"]:
             raise ValueError(f"lr_milestones {milestones!r} must be increasing epochs within the run's {r['epochs']}")
         return WarmupMultiStep(r["learning_rate"], [m * steps_per_epoch for m in milestones], 0.1, warmup)
     if not warmup:  # the lesson scale's schedule, built exactly as its rows were trained
