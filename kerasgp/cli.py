@@ -102,7 +102,7 @@ def _ablate(args) -> int:
     variants = args.variants.split(",") if args.variants else None
     rows = run_study(args.study, args.scale, args.out, force=args.force, variants=variants,
                      save_dir=args.save_models, data=args.data, devices=args.devices, workers=args.workers,
-                     batch_size=args.batch_size)
+                     batch_size=args.batch_size, seeds=_seeds(args.seeds))
     out = args.out or (f"results/{args.study}-{args.data}.csv" if args.data else f"results/{args.study}.csv")
     if not rows:
         print(f"{args.study}: every variant is already in {out} (use --force to train again)")
@@ -115,6 +115,15 @@ def _ablate(args) -> int:
     if rows:
         print(f"rows{f' on {args.data}' if args.data else ''} in {out}")
     return 0
+
+
+def _seeds(text: str | None):
+    if text is None:
+        return None
+    try:
+        return [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds takes whole numbers joined by commas, e.g. 0,1,2; got {text!r}") from None
 
 
 def _scaling(args) -> int:
@@ -383,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split this machine's CPU into N devices first, to check --devices without accelerators "
                    "(correctness, not speed: they share the same cores)")
     p.add_argument("--workers", type=int, default=1, help="threads that make the augmented batches (default 1)")
+    p.add_argument("--seeds", default=None, metavar="0,1,2",
+                   help="train every variant once per seed, one row each (default: the recipe's seed, 0); rows "
+                   "already in the CSV are skipped, so adding seeds trains only the new ones")
     p.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="global batch instead of the recipe's, the learning rate scaled by B / the recipe's batch "
                    "(linear rule); the overrides record both. With --devices N: B / N per device")

@@ -224,33 +224,38 @@ def _augment(value):
     return value
 
 
-def model_path(save_dir, study: str, variant: str, scale: str, data: str | None = None) -> Path:
-    """Where a variant's model is saved; data: the data set `ablate --data` put in place of the recipe's."""
-    return Path(save_dir) / f"{study}-{variant}-{scale}{f'-{data}' if data else ''}.keras"
+def model_path(save_dir, study: str, variant: str, scale: str, data: str | None = None,
+               seed: int | None = None) -> Path:
+    """Where a variant's model is saved; data: the data set `ablate --data` put in place of the recipe's;
+    seed: another seed than the recipe's 0 (`ablate --seeds`) adds "-seedN", so seed 0 keeps its file."""
+    suffix = (f"-{data}" if data else "") + (f"-seed{seed}" if seed else "")
+    return Path(save_dir) / f"{study}-{variant}-{scale}{suffix}.keras"
 
 
-def checkpoint_path(save_dir, study: str, variant: str, scale: str, data: str | None = None) -> Path:
+def checkpoint_path(save_dir, study: str, variant: str, scale: str, data: str | None = None,
+                    seed: int | None = None) -> Path:
     """Where an unfinished variant's training state is kept between epochs (deleted when it finishes):
     `ablate` run again with the same arguments continues from it. Delete the folder to start afresh."""
-    return Path(save_dir) / "checkpoints" / model_path(save_dir, study, variant, scale, data).stem
+    return Path(save_dir) / "checkpoints" / model_path(save_dir, study, variant, scale, data, seed).stem
 
 
-def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backbone", data: str | None = None) -> str:
+def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backbone", data: str | None = None,
+               seed: int | None = None) -> str:
     """init_from "STUDY/VARIANT": copy that variant's trained backbone (saved by an earlier run) into model;
     layers "all" copies the whole inference model (same architecture), so the run trains it further. RLE's
     flow is no part of a saved model (training graph only) and starts afresh either way. data: the
-    `ablate --data` data set: the referenced variant trained on it is used."""
+    `ablate --data` data set: the referenced variant trained on it is used; seed: and trained with this seed."""
     from ..pose import load_pose_model
     from .training import copy_backbone, copy_model
 
     if layers not in ("backbone", "all"):
         raise ValueError(f"init_layers is 'backbone' or 'all'; got {layers!r}")
     study, _, variant = reference.partition("/")
-    path = model_path(save_dir or "data/models", study, variant, scale, data)
+    path = model_path(save_dir or "data/models", study, variant, scale, data, seed)
     if not path.is_file():
         raise FileNotFoundError(f"init_from {reference!r}: {path} does not exist; train that variant first "
                                 f"(python -m kerasgp ablate {study} --variants {variant} --scale {scale}"
-                                f"{f' --data {data}' if data else ''})")
+                                f"{f' --data {data}' if data else ''}{f' --seeds {seed}' if seed else ''})")
     (copy_model if layers == "all" else copy_backbone)(load_pose_model(path), model)
     return str(path)
 
@@ -325,7 +330,8 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
         model = build_model(r, num_joints, name)
         costs = cost(model)  # before training: a layer without a MAC rule fails now, not after the fit
         initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir,
-                                       r.get("init_layers", "backbone"), init_data) if r.get("init_from") else ""
+                                       r.get("init_layers", "backbone"), init_data,
+                                       r["seed"]) if r.get("init_from") else ""
         plan = Plan(model, r, num_joints)
         batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
                               seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
@@ -385,21 +391,25 @@ def _check_data(data: str | None) -> None:
 
 
 def train_variant(study: str, variant: str, scale: str = "lesson", progress: bool = True, save_dir=None,
-                  data: str | None = None, devices=None, workers: int = 1, batch_size: int | None = None) -> dict:
+                  data: str | None = None, devices=None, workers: int = 1, batch_size: int | None = None,
+                  seed: int | None = None) -> dict:
     """Train and evaluate one variant of a study; return its CSV row. data: train and score on this data
     set instead of the recipe's (its overrides then record "data"; the model gets the data set's joints).
     batch_size: another global batch, the learning rate scaled with it (`schedules.scaled_batch`); the
-    overrides record both."""
+    overrides record both. seed: another seed than the recipe's (the row's "seed" column records it)."""
     from .schedules import scaled_batch
 
     _check_data(data)
     r = {**recipe(study, variant, scale), "scale": scale, **({"data": data} if data else {})}
     if batch_size is not None:
         r.update(scaled_batch(r, batch_size))
-    save_path = model_path(save_dir, study, variant, scale, data) if save_dir else None
-    desc = f"{study}/{variant}" + (f" on {data}" if data else "")
+    if seed is not None:
+        r["seed"] = _check_seed(seed)
+    save_path = model_path(save_dir, study, variant, scale, data, r["seed"]) if save_dir else None
+    desc = f"{study}/{variant}" + (f" on {data}" if data else "") + (f" seed {r['seed']}" if r["seed"] else "")
+    checkpoints = checkpoint_path(save_dir, study, variant, scale, data, r["seed"]) if save_dir else None
     _, row = train_recipe(r, variant, progress, save_path, desc, init_dir=save_dir, init_data=data,
-                          checkpoint_dir=checkpoint_path(save_dir, study, variant, scale, data) if save_dir else None,
+                          checkpoint_dir=checkpoints,
                           devices=devices, workers=workers)
     overrides = {k: v for k, v in r.items() if k in STUDIES[study][variant] or (data and k == "data")
                  or (batch_size is not None and k in ("batch_size", "learning_rate"))}
@@ -411,13 +421,25 @@ def _data_of(row: dict) -> str:
     return row.get("data") or "lspet"  # LSPET rows carry no "data" column
 
 
-def done_variants(out: Path, scale: str, data: str | None = None) -> set[str]:
-    """The variants with a row at `scale` in out (trained on data set `data` only, when given)."""
+def _seed_of(row: dict) -> int:
+    return int(row.get("seed") or 0)  # rows from before seeds were chosen trained with the recipe's 0
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ValueError(f"a seed is a whole number >= 0; got {seed!r}")
+    return int(seed)
+
+
+def done_variants(out: Path, scale: str, data: str | None = None, seed: int | None = None) -> set[str]:
+    """The variants with a row at `scale` in out (trained on data set `data` only, and with `seed` only,
+    when given)."""
     if not out.exists():
         return set()
     with open(out, newline="") as f:
         return {row["variant"] for row in csv.DictReader(f)
-                if row.get("scale") == scale and (data is None or _data_of(row) == data)}
+                if row.get("scale") == scale and (data is None or _data_of(row) == data)
+                and (seed is None or _seed_of(row) == seed)}
 
 
 def append_row(out: Path, row: dict) -> None:
@@ -427,7 +449,7 @@ def append_row(out: Path, row: dict) -> None:
         with open(out, newline="") as f:
             reader = csv.DictReader(f)
             rows = [r for r in reader if not (r["variant"] == row["variant"] and r.get("scale") == row["scale"]
-                                              and _data_of(r) == _data_of(row))]
+                                              and _data_of(r) == _data_of(row) and _seed_of(r) == _seed_of(row))]
             fields += [k for k in (reader.fieldnames or []) if k not in fields]
     rows.append(row)
     write_csv(rows, out, fields)
@@ -449,12 +471,14 @@ def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
 
 def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, variants=None,
               progress: bool = True, save_dir=None, data: str | None = None, devices=None,
-              workers: int = 1, batch_size: int | None = None) -> list[dict]:
+              workers: int = 1, batch_size: int | None = None, seeds=None) -> list[dict]:
     """Train the study's variants not yet in `out` (all with force); return the rows written.
     data: run every variant on this data set instead of its recipe's (`ablate STUDY --data NAME`); the
     rows go to results/STUDY-NAME.csv unless `out` says otherwise, and models to STUDY-VARIANT-SCALE-NAME.keras.
     devices, workers: data-parallel training and batch workers (`train_recipe`); batch_size: every variant at
-    this global batch, its learning rate scaled linearly (`train_variant`)."""
+    this global batch, its learning rate scaled linearly (`train_variant`). seeds: train each variant once
+    per seed (`ablate --seeds 0,1,2`), one row each; None: the recipe's seed. A (variant, seed) pair already
+    in `out` is skipped, so adding seeds later trains only the new ones."""
     from .schedules import scaled_batch
 
     import keras
@@ -469,12 +493,17 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
         replicas.check_batch(scaled_batch(r, batch_size)["batch_size"] if batch_size is not None else r["batch_size"])
     _check_data(data)
     out = Path(out or (f"results/{study}-{data}.csv" if data else f"results/{study}.csv"))
-    todo = [n for n in names if force or n not in done_variants(out, scale, data or recipe(study, n, scale)["data"])]
+    if seeds is not None:
+        seeds = [_check_seed(seed) for seed in seeds]
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"--seeds needs one or more different seeds; got {seeds}")
+    todo = [(n, seed) for n in names for seed in (seeds or [recipe(study, n, scale)["seed"]])
+            if force or n not in done_variants(out, scale, data or recipe(study, n, scale)["data"], seed)]
     rows = []
-    for name in tqdm(todo, desc=f"study {study} ({scale}{f', {data}' if data else ''})", unit="variant",
-                     disable=not progress):
+    for name, seed in tqdm(todo, desc=f"study {study} ({scale}{f', {data}' if data else ''})", unit="run",
+                           disable=not progress):
         row = train_variant(study, name, scale, progress=progress, save_dir=save_dir, data=data, devices=devices,
-                            workers=workers, batch_size=batch_size)
+                            workers=workers, batch_size=batch_size, seed=seed if seeds is not None else None)
         append_row(out, row)  # written at once: an interrupted study keeps what it finished
         rows.append(row)
         keras.backend.clear_session()  # free the variant's graph: 15 variants in one process grew past 6 GB
