@@ -137,8 +137,10 @@ def test_data_bench_workers_make_every_batch_and_an_older_csv_gains_the_column(t
     out.write_text("date,people,samples_per_s\n2026-01-01,8000,5000.0\n")  # a log from before the workers column
     row = bench.run(64, batch_size=16, batches=5, targets="simcc", out=out, progress=False, workers=3)
     assert row["samples"] == 80 and row["workers"] == 3
-    lines = out.read_text().splitlines()
-    assert lines[0].startswith("date,people,samples_per_s,") and lines[0].endswith(",workers")
-    assert lines[1].startswith("2026-01-01,8000,5000.0,") and lines[2].endswith(",3") and len(lines) == 3
+    import csv
+
+    old, new = csv.DictReader(open(out, newline=""))
+    assert (old["date"], old["samples_per_s"], old["workers"], old["input_size"]) == ("2026-01-01", "5000.0", "", "")
+    assert (new["workers"], new["input_size"], new["samples"]) == ("3", "64", "80")
     with pytest.raises(ValueError, match="workers must be at least 1"):
         bench.run(64, batches=1, out=None, workers=0)

@@ -4,7 +4,6 @@ of worker threads as training's `--workers` makes them. Appends to results/data_
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime
 import tempfile
@@ -13,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..machine import describe
+from ..results import append_row
 
 
 def run(input_size: int = 128, batch_size: int = 64, batches: int | None = None, targets="heatmap",
@@ -49,20 +49,5 @@ def run(input_size: int = 128, batch_size: int = 64, batches: int | None = None,
            "augment": True, "batch_size": batch_size, "samples": samples,
            "samples_per_s": round(samples / elapsed, 1), **describe(), "workers": workers}
     if out:
-        append_row(Path(out), row)
+        append_row(out, row)
     return row
-
-
-def append_row(out: Path, row: dict) -> None:
-    """Append one row; a column the file lacks is added (the older rows' cell left empty) by rewriting it."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows, fields = [], list(row)
-    if out.exists():
-        with open(out, newline="") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            fields = list(reader.fieldnames or []) + [k for k in row if k not in (reader.fieldnames or [])]
-    with open(out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows([*rows, row])

@@ -357,6 +357,6 @@ def compare_blocks(blocks=BLOCK_TYPES, channels=(CHANNELS,), size: int = SIZE, d
 
 
 def _write(rows: list[dict], out) -> None:
-    from .runner import write_csv
+    from ..results import write_csv
 
     write_csv(rows, out, COLUMNS, extrasaction="ignore")

@@ -31,6 +31,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .. import results
 from ..machine import describe
 from .distribute import DataParallel, resolve_devices
 from .studies import STUDIES, recipe
@@ -443,30 +444,10 @@ def done_variants(out: Path, scale: str, data: str | None = None, seed: int | No
 
 
 def append_row(out: Path, row: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows, fields = [], list(row)
-    if out.exists():
-        with open(out, newline="") as f:
-            reader = csv.DictReader(f)
-            rows = [r for r in reader if not (r["variant"] == row["variant"] and r.get("scale") == row["scale"]
-                                              and _data_of(r) == _data_of(row) and _seed_of(r) == _seed_of(row))]
-            fields += [k for k in (reader.fieldnames or []) if k not in fields]
-    rows.append(row)
-    write_csv(rows, out, fields)
-
-
-def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
-    """Write `rows` under a header of `columns`, atomically (a temporary file, then a rename), so an
-    interrupted run never leaves a half-written results file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction=extrasaction)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    return path
+    """Add a study row to `out`, in place of the row of the same variant, scale, data set and seed."""
+    same = lambda r: (r["variant"] == row["variant"] and r.get("scale") == row["scale"]  # noqa: E731
+                      and _data_of(r) == _data_of(row) and _seed_of(r) == _seed_of(row))
+    results.append_row(out, row, replaces=same)
 
 
 def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, variants=None,

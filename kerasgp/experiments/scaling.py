@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from ..machine import describe
+from ..results import append_row
 
 COLUMNS = ("backend", "engine", "devices", "cpu_devices", "workers", "study", "variant", "scale", "input_size",
            "batch_size", "per_device_batch", "train_people", "epochs", "timed_epochs", "steady_samples_per_s",
@@ -33,8 +34,6 @@ def run(counts=(1, 2, 4), backend: str = "tensorflow", study: str = "heads", var
     per device count in `counts`, each over that many simulated CPU devices; return and append the rows.
     The schedule is the scale's without its warm-up (500 iterations outlast so short a run): a rate does
     not change a step's time."""
-    from ..data.bench import append_row
-
     if epochs < 2:
         raise ValueError(f"epochs must be at least 2 (the first compiles and is not timed); got {epochs}")
     if any(int(count) < 1 for count in counts):
@@ -53,7 +52,7 @@ def run(counts=(1, 2, 4), backend: str = "tensorflow", study: str = "heads", var
                **json.loads(child.stdout.strip().splitlines()[-1]), **describe()}
         rows.append(row)
         if out:
-            append_row(Path(out), row)
+            append_row(out, row)
     return rows
 
 

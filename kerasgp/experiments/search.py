@@ -63,7 +63,7 @@ from keras import ops
 
 from ..backbones.quadranet import BLOCK_CODES, OFFICIAL_INITIALIZER, SKIP, arch_to_string, parse_block_code
 from ..layers.quadratic import fresh_initializer, norm_layer, quadra_block
-from .runner import write_csv
+from ..results import write_csv
 
 CANDIDATES = BLOCK_CODES  # QuadraBlock with kernel {3, 5, 7} x expansion {2, 4}, or "skip" (no block)
 # The columns of the latency lookup table, in order.

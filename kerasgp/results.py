@@ -1,0 +1,34 @@
+"""Writing the CSV files under results/: atomic writes, and appending a row whose columns may be new."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+
+def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
+    """Write `rows` under a header of `columns`, atomically (a temporary file, then a rename), so an
+    interrupted run never leaves a half-written results file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction=extrasaction)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return path
+
+
+def append_row(out, row: dict, replaces=None) -> Path:
+    """Add `row` to the CSV `out` (created if missing). The header is the row's columns, then any others
+    the file has; a row lacking a column leaves it empty. replaces: a test on the file's rows; those it
+    accepts are dropped, the new row taking their place (a variant trained again)."""
+    out = Path(out)
+    rows, fields = [], list(row)
+    if out.exists():
+        with open(out, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = [r for r in reader if not (replaces and replaces(r))]
+            fields += [k for k in (reader.fieldnames or []) if k not in fields]
+    return write_csv([*rows, row], out, fields)
