@@ -62,10 +62,9 @@ def test_a_flip_tested_row_scores_the_image_and_its_mirror():
     from kerasgp.pose.decoding import with_flip_test
 
     require("lspet")
-    r = {**recipe("heads", "rle", "smoke"), "weights": None, "train_people": 32, "val_people": 32, "flip_test": True}
+    r = {**recipe("heads", "rle", "smoke"), "weights": None, "train_people": 16, "val_people": 32, "flip_test": True}
     model, row = runner.train_recipe(r, "flipped", progress=False)
     _, val_cache = runner._caches(r, runner._people(r))
     flipped, plain = evaluate(with_flip_test(model), val_cache), evaluate(model, val_cache)
     assert row["flip_test"] is True and row["pckh@0.1"] == round(flipped["pckh@0.1"], 2)
     assert flipped["per_joint_pckh@0.5"] != plain["per_joint_pckh@0.5"] or flipped["pckh@0.1"] != plain["pckh@0.1"]
-    assert "flip_test" not in runner.train_recipe({**r, "flip_test": False, "epochs": 1}, "plain", progress=False)[1]
