@@ -50,7 +50,7 @@ def test_the_full_scale_is_mmposes_recipe_and_the_lesson_scale_keeps_its_own():
     full, lesson = recipe("heads", "sa_simdr_sigma6_rle", "full"), recipe("heads", "sa_simdr_sigma6_rle", "lesson")
     assert (full["input_size"], full["epochs"], full["batch_size"], full["learning_rate"]) == (256, 210, 64, 1e-3)
     assert (full["lr_schedule"], full["lr_milestones"], full["warmup_steps"]) == ("multistep", (170, 200), 500)
-    assert full["flip_test"] is True and full["augment"] is True  # mmpose's augmentation over 210 epochs
+    assert full["flip_test"] is True and full["augment"] is True  # the whole augmentation over 210 epochs
     assert lesson["augment"] == FLIP_ONLY and lesson["flip_test"] is False and lesson["lr_schedule"] == "cosine"
     assert recipe("best", "mobilenet_v2_160", "full")["epochs"] == 30  # a variant's own epochs hold at every scale
     assert {k: recipe("tricks", "base", "full")[k] for k in FULL} == {**FULL, "input_size": 256}

@@ -4,8 +4,8 @@ Every variant of a study trains on the same LSPET train split with the same augm
 seed; only its overrides differ, and its CSV row records them. Scales:
 - "lesson": sized for a 2-core CPU (12 epochs at 128x128);
 - "full": mmpose's top-down recipe for a machine with a GPU (`FULL`): 256x256, 210 epochs of the
-  whole train split, Adam 1e-3 with a 500-iteration warm-up and x0.1 at epochs 170 and 200, mmpose's
-  augmentation, flip test at evaluation;
+  whole train split, Adam 1e-3 with a 500-iteration warm-up and x0.1 at epochs 170 and 200, the whole
+  augmentation (milder than mmpose's, see FULL), flip test at evaluation;
 - "smoke": a few batches, for the tests.
 """
 from __future__ import annotations
@@ -60,7 +60,9 @@ BASE_RECIPE = {
 # mmpose's SimCC recipe (configs/body_2d_keypoint/simcc/coco/simcc_res50_8xb64-210e_coco-256x192.py): Adam
 # 1e-3, 210 epochs, LinearLR warm-up over 500 iterations from 0.001x, MultiStepLR x0.1 at 170 and 200, batch
 # 64 per GPU, test_cfg flip_test=True, sigma 6 at 256. Square 256 (LSP-style crops) instead of 256x192; the
-# rate is kept at one GPU's batch of 64 rather than scaled by mmpose's auto_scale_lr (base batch 512).
+# rate is kept at one GPU's batch of 64 rather than scaled by mmpose's auto_scale_lr (base batch 512). The
+# augmentation is `Augment`'s (flip, scale +-25 %, rotation +-30 deg with p 0.6): milder than mmpose's (scale
+# 0.5-1.5, rotation up to +-80 deg) and without its half-body crops, a simplification.
 FULL = {"input_size": 256, "simcc_sigma": 6.0, "epochs": 210, "batch_size": 64, "learning_rate": 1e-3,
         "lr_schedule": "multistep", "lr_milestones": (170, 200), "warmup_steps": 500, "augment": True,
         "flip_test": True}
@@ -75,7 +77,7 @@ SCALES = {
 
 class PerScale:
     """A variant's override that holds at one scale and not at another: e.g. the seed rows' flip-only
-    augmentation, a choice for 12 epochs on 2 cores, gives way to the full scale's mmpose augmentation.
+    augmentation, a choice for 12 epochs on 2 cores, gives way to the full scale's whole augmentation.
     PerScale(value, full=other): `value` at every scale but those named."""
 
     def __init__(self, value, **scales):
