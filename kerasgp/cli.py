@@ -58,8 +58,6 @@ def _data_bench(args) -> int:
     from .data.bench import run
 
     targets = args.targets.split("+")
-    if args.workers < 1:
-        raise SystemExit(f"error: --workers must be at least 1, not {args.workers}")
     row = run(args.size, args.batch_size, args.batches, targets[0] if len(targets) == 1 else tuple(targets),
               out=args.out, workers=args.workers)
     if args.json:

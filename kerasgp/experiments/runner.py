@@ -460,17 +460,17 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
     this global batch, its learning rate scaled linearly (`train_variant`). seeds: train each variant once
     per seed (`ablate --seeds 0,1,2`), one row each; None: the recipe's seed. A (variant, seed) pair already
     in `out` is skipped, so adding seeds later trains only the new ones."""
-    from .schedules import scaled_batch
-
     import keras
     from tqdm.auto import tqdm
 
+    from .schedules import scaled_batch
+
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; known: {sorted(STUDIES)}")
-    names = list(variants or STUDIES[study])
-    replicas = DataParallel(resolve_devices(devices))  # devices this backend cannot give fail now (no engine yet)
-    for name in names:
-        r = recipe(study, name, scale)  # an unknown variant fails before any training
+    # an unknown variant, a bad batch or devices this backend cannot give fail before any training
+    recipes = {name: recipe(study, name, scale) for name in variants or STUDIES[study]}
+    replicas = DataParallel(resolve_devices(devices))  # no engine made yet
+    for r in recipes.values():
         replicas.check_batch(scaled_batch(r, batch_size)["batch_size"] if batch_size is not None else r["batch_size"])
     _check_data(data)
     out = Path(out or (f"results/{study}-{data}.csv" if data else f"results/{study}.csv"))
@@ -478,8 +478,8 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
         seeds = [_check_seed(seed) for seed in seeds]
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"--seeds needs one or more different seeds; got {seeds}")
-    todo = [(n, seed) for n in names for seed in (seeds or [recipe(study, n, scale)["seed"]])
-            if force or n not in done_variants(out, scale, data or recipe(study, n, scale)["data"], seed)]
+    todo = [(name, seed) for name, r in recipes.items() for seed in (seeds or [r["seed"]])
+            if force or name not in done_variants(out, scale, data or r["data"], seed)]
     rows = []
     for name, seed in tqdm(todo, desc=f"study {study} ({scale}{f', {data}' if data else ''})", unit="run",
                            disable=not progress):

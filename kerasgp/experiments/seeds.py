@@ -7,18 +7,10 @@ hold"; otherwise "within noise". A variant with one run has no measured spread, 
 """
 from __future__ import annotations
 
-import csv
 import math
-from pathlib import Path
 from statistics import mean, stdev
 
 HELD, NOT_HELD, NOISE = "held", "did not hold", "within noise"
-
-
-def read_rows(path, scale: str = "lesson") -> list[dict]:
-    """The rows of a study CSV at one scale."""
-    with open(Path(path), newline="") as f:
-        return [row for row in csv.DictReader(f) if row.get("scale") == scale]
 
 
 def scores(rows, metric: str = "pckh@0.5") -> dict[str, list[float]]:
