@@ -171,9 +171,9 @@ def _deploy_study(args) -> int:
     paths = sorted({p for pattern in args.models for p in (glob.glob(pattern) or [pattern])})
     frame = deployment.run(paths, out=args.out, threads=[int(t) for t in args.threads.split(",")], runs=args.runs,
                            seed_rows=not args.no_seed_rows, limit=args.limit, append=args.append,
-                           flip_test=args.flip_test)
+                           flip_test=args.flip_test, rounds=args.rounds, keep=args.keep or None)
     shown = ["model", "family", "input_size", "pckh05_keras", "pckh05_float32", "pckh05_int8", "int8_drop",
-             "threads", "float32_ms", "int8_ms", "int8_speedup", "int8_float_ops"]
+             "threads", "float32_ms", "int8_ms", "int8_speedup", "float32_spread_pct", "int8_spread_pct", "busy"]
     print(frame[shown].to_string(index=False))
     return 0
 
@@ -214,14 +214,48 @@ def _evaluate(args) -> int:
 
 def _bench(args) -> int:
     # Imports numpy and a TFLite interpreter only: this runs on a Raspberry Pi without Keras or TensorFlow.
-    from .deploy.bench import append_csv, format_row, measure
+    from .deploy.bench import append_csv, format_row, measure_rounds
 
-    row = measure(args.model, threads=args.threads, runs=args.runs, warmup=args.warmup, xnnpack=not args.no_xnnpack)
-    row["tag"] = args.tag
-    path = append_csv(row, args.csv) if args.csv else None
-    print(json.dumps(row) if args.json else format_row(row))
+    if args.rounds < 1 or args.runs < 1:
+        raise ValueError(f"need --rounds >= 1 and --runs >= 1; got --rounds {args.rounds}, --runs {args.runs}")
+    args.rounds = min(args.rounds, args.runs)
+    # Several models are timed against each other in interleaved rounds (bench.measure_rounds); --runs is
+    # the total per model, split evenly over the rounds.
+    rows = measure_rounds(args.models, threads=args.threads, rounds=args.rounds, runs=args.runs // args.rounds,
+                          warmup=args.warmup, xnnpack=not args.no_xnnpack)
+    for row in rows:
+        row["tag"] = args.tag
+        path = append_csv(row, args.csv) if args.csv else None
+        print(json.dumps(row) if args.json else format_row(row))
     if path and not args.json:
         print(f"appended to {path}")
+    return 0
+
+
+def _arm_check(args) -> int:
+    import pandas as pd
+
+    from .deploy.arm import ArmEnvironmentError, environment, run
+
+    try:
+        if args.setup:
+            env = environment(args.env or None)
+            print(f"emulated arm64 environment ready in {env.folder}")
+            if not args.models:
+                return 0
+        if not args.models:
+            raise ValueError("give the int8 .tflite models to check (or --setup alone to build the environment)")
+        frame = run(args.models, cpus=tuple(c.strip() for c in args.cpus.split(",") if c.strip()), limit=args.limit,
+                    out=args.out or None, folder=args.env or None, progress=not args.no_progress)
+    except ArmEnvironmentError as error:
+        print(f"arm-check: {error}", file=sys.stderr)
+        return 1
+    columns = ["model", "cpu_model", "kernels", "people", "max_diff_units", "differing_values", "max_diff_px",
+               "pckh05_arm", "pckh05_x86", "bench"]
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
+        print(frame[columns].to_string(index=False))
+    if args.out:
+        print(f"written to {args.out}")
     return 0
 
 
@@ -232,7 +266,7 @@ def _latency(args) -> int:
 
     frame = run(tuple(s for s in args.backbones.split(",") if s.strip()), input_size=args.size,
                 threads=tuple(int(t) for t in args.threads.split(",")), runs=args.runs, out=args.out or None,
-                log=args.log or None, progress=not args.no_progress)
+                log=args.log or None, progress=not args.no_progress, rounds=args.rounds)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(frame.drop(columns=["cpu", "arch", "date"]).to_string(index=False))
     print(f"{frame['cpu'].iloc[0]} ({frame['arch'].iloc[0]}), {frame['runtime'].iloc[0]}")
@@ -438,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/deployment.csv", help="default %(default)s")
     p.add_argument("--threads", default="1,2", help="thread counts to time (default %(default)s)")
     p.add_argument("--runs", type=int, default=100, help="timed invocations per model and mode (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds, --runs split over them "
+                   "(default %(default)s)")
+    p.add_argument("--keep", default="", help="a folder to keep the converted .tflite files in (for arm-check)")
     p.add_argument("--no-seed-rows", action="store_true", help="skip the seed's latency-only rows (256^2 heads, 320^2)")
     p.add_argument("--limit", type=int, help="score only the first N val people (a quick check)")
     p.add_argument("--append", action="store_true",
@@ -462,9 +499,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "averaged); a .tflite runs as it was exported")
     p.set_defaults(func=_evaluate)
     p = sub.add_parser("bench", help="latency of a .tflite model on this CPU (numpy + LiteRT/tflite-runtime only)")
-    p.add_argument("model", help="the .tflite file")
+    p.add_argument("models", nargs="+", help="the .tflite file(s); several are timed in interleaved rounds")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--runs", type=int, default=100, help="timed invocations per model (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds the runs are split into; the median "
+                   "is over round medians, the spread their range (default %(default)s)")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--json", action="store_true", help="print the row as JSON")
     where = p.add_mutually_exclusive_group()
@@ -473,6 +512,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", default="", help="free text for the CSV's tag column")
     p.add_argument("--no-xnnpack", action="store_true", help="build the interpreter without its default delegate")
     p.set_defaults(func=_bench)
+    p = sub.add_parser("arm-check", help="int8 .tflite models on ARM's own kernels (Pi 4, Pi 5) under QEMU, "
+                       "compared with this machine on LSPET val")
+    p.add_argument("models", nargs="*", help="int8 .tflite pose models")
+    p.add_argument("--cpus", default="pi4,pi5", help="comma-separated CPU models: pi4 (Cortex-A72, NEON), "
+                   "pi5 (Cortex-A76, dot-product) (default %(default)s)")
+    p.add_argument("--limit", type=int, help="only the first N val people (a quick check; default all 2,000)")
+    p.add_argument("--out", default="results/arm_check.csv", help="CSV to update ('' for none; default %(default)s)")
+    p.add_argument("--env", default="", help="the emulated environment's folder (default $KERASGP_ARM_ENV or "
+                   "~/.cache/kerasgp/arm64-bookworm)")
+    p.add_argument("--setup", action="store_true", help="build (or check) the emulated environment")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_arm_check)
     p = sub.add_parser("latency", help="time registry backbones: Keras CPU, TFLite float32 and int8")
     p.add_argument("--backbones", default=",".join(("shufflenet_v2_x0.5", "shufflenet_v2_x1.0", "shufflenet_v2_x1.5",
                                                      "shufflenet_v2_x2.0")),
@@ -481,6 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="square input size (default %(default)s)")
     p.add_argument("--threads", default="1", help="comma-separated TFLite thread counts (default %(default)s)")
     p.add_argument("--runs", type=int, default=50, help="timed TFLite runs (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds, --runs split over them "
+                   "(default %(default)s)")
     p.add_argument("--out", default="results/backbone_latency.csv", help="CSV to write, overwritten ('' for none)")
     p.add_argument("--log", default="results/latency.csv", help="the bench log each TFLite timing is appended to "
                    "('' for none)")

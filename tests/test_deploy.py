@@ -324,3 +324,31 @@ def test_the_deployment_study_scores_and_times_a_trained_model(tmp_path):
         deployment.run([model], out=tmp_path / "other.csv", limit=10, append=True, **fast)
     with pytest.raises(FileNotFoundError, match="not .keras files"):
         deployment.run([tmp_path / "missing.keras"], out=None)
+
+
+def test_models_timed_in_interleaved_rounds_get_their_median_spread_and_the_machine_load(float_units, tmp_path):
+    from kerasgp.deploy.bench import measure_rounds, other_runnable_tasks
+
+    copy = tmp_path / "copy.tflite"
+    copy.write_bytes(float_units.path.read_bytes())
+    rows = measure_rounds([float_units.path, copy], threads=1, rounds=3, runs=4, warmup=1)
+    assert [row["model"] for row in rows] == [str(float_units.path), str(copy)]
+    for row in rows:
+        assert set(row) == set(COLUMNS) and row["rounds"] == 3 and row["runs"] == 12
+        assert 0 < row["min_ms"] <= row["median_ms"] and row["spread_pct"] >= 0 and isinstance(row["busy"], bool)
+    assert other_runnable_tasks() is None or other_runnable_tasks() >= 0
+    with pytest.raises(FileNotFoundError, match="absent"):
+        measure_rounds([float_units.path, tmp_path / "absent.tflite"])
+
+
+def test_a_latency_log_from_before_the_round_columns_is_rewritten_with_them(tmp_path):
+    from kerasgp.deploy.bench import ROUND_COLUMNS
+
+    path = tmp_path / "latency.csv"
+    old = [c for c in COLUMNS if c not in ROUND_COLUMNS]
+    path.write_text(",".join(old) + "\n" + ",".join("x" if c == "model" else "" for c in old) + "\n")
+    append_csv({"model": "new.tflite", "rounds": 5, "busy": False}, path)
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(COLUMNS) and [r["model"] for r in rows] == ["x", "new.tflite"]
+    assert rows[0]["rounds"] == "" and rows[1]["rounds"] == "5"

@@ -34,7 +34,12 @@ RUNTIMES = (("ai_edge_litert.interpreter", "ai-edge-litert"), ("tflite_runtime.i
             ("tensorflow.lite", "tensorflow"))
 # The CSV's columns, in order; a row may leave some empty, never add others (a stable file to plot).
 COLUMNS = ("date", "model", "tag", "runtime", "xnnpack", "threads", "runs", "warmup", "median_ms", "p90_ms",
-           "mean_ms", "min_ms", "input_shape", "input_dtype", "model_bytes", "cpu", "cores", "arch", "os", "python")
+           "mean_ms", "min_ms", "input_shape", "input_dtype", "model_bytes", "cpu", "cores", "arch", "os", "python",
+           "rounds", "spread_pct", "load1", "busy")
+ROUND_COLUMNS = ("rounds", "spread_pct", "load1", "busy")  # added later: older logs are rewritten with them
+# A machine is "busy" when, in more than this share of the samples taken between timed blocks, another task
+# was runnable beside this one: on a 2-core machine one such task takes a core from the model.
+BUSY_SHARE = 0.25
 
 
 def load_runtime(prefer: str | None = None):
@@ -123,41 +128,102 @@ def random_input(detail: dict, rng) -> np.ndarray:
 
 def measure(model_path, threads: int = 1, runs: int = 100, warmup: int = 10, xnnpack: bool = True,
             seed: int = 0) -> dict:
-    """Time `runs` invocations of `model_path` on random inputs after `warmup` untimed ones.
-
-    Only `invoke()` is timed (inputs are set once before); the figures are wall-clock per invocation.
-    Returns a row of COLUMNS (tag empty). xnnpack=False measures without the default delegate.
-    """
+    """Time `runs` invocations of `model_path` on random inputs after `warmup` untimed ones: one model, one
+    round of `measure_rounds` (inputs set once before; only `invoke()` timed, wall-clock per invocation).
+    Returns a row of COLUMNS (tag empty). xnnpack=False measures without the default delegate."""
     if runs < 1 or warmup < 0 or threads < 1:
         raise ValueError(f"need runs >= 1, warmup >= 0 and threads >= 1; got runs={runs}, warmup={warmup}, "
                          f"threads={threads}")
     path = Path(model_path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such .tflite file")
+    row = measure_rounds([path], threads, rounds=1, runs=runs, warmup=warmup, xnnpack=xnnpack, seed=seed)[0]
+    return {**row, "model": str(model_path)}
+
+
+def other_runnable_tasks() -> int | None:
+    """Tasks ready to run on this machine now, other than this one (Linux's /proc/stat procs_running), or
+    None where that cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("procs_running"):
+                    return max(0, int(line.split()[1]) - 1)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def measure_rounds(models, threads: int = 1, rounds: int = 7, runs: int = 15, warmup: int = 10,
+                   xnnpack: bool = True, seed: int = 0) -> list[dict]:
+    """Time several `.tflite` models against each other in one process, in interleaved rounds.
+
+    Every model gets its interpreter and `warmup` untimed invocations first; then each round times `runs`
+    invocations of every model in turn (the order rotated each round, so no model always follows the same
+    one). A model's `median_ms` is the median of its round medians and `spread_pct` the range of those
+    round medians as a percentage of it: what a second run could plausibly give. Slow drifts of the machine
+    (clock, temperature, a neighbour) fall on all models alike, so ratios between them hold better than any
+    single figure. Between timed blocks the other runnable tasks are sampled: `busy` is True when another
+    task was ready in more than BUSY_SHARE of the samples (the figures are then suspect: the bench and the
+    studies say so); `load1` is the 1-minute load average at the start. Returns one row of COLUMNS per model."""
+    if rounds < 1 or runs < 1 or warmup < 0 or threads < 1:
+        raise ValueError(f"need rounds >= 1, runs >= 1, warmup >= 0 and threads >= 1; got rounds={rounds}, "
+                         f"runs={runs}, warmup={warmup}, threads={threads}")
+    paths = [Path(m) for m in models]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing or not paths:
+        raise FileNotFoundError(f"no such .tflite file(s): {missing or 'none given'}")
+    load1 = load_average()
     module, runtime = load_runtime()
-    interpreter = make_interpreter(path, threads, xnnpack, module)
     rng = np.random.default_rng(seed)
-    inputs = interpreter.get_input_details()
-    for detail in inputs:
-        interpreter.set_tensor(detail["index"], random_input(detail, rng))
-    for _ in range(warmup):
-        interpreter.invoke()
-    times = np.empty(runs)
-    for i in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times[i] = time.perf_counter() - start
+    interpreters = []
+    for path in paths:
+        interpreter = make_interpreter(path, threads, xnnpack, module)
+        for detail in interpreter.get_input_details():
+            interpreter.set_tensor(detail["index"], random_input(detail, rng))
+        for _ in range(warmup):
+            interpreter.invoke()
+        interpreters.append(interpreter)
+    times = np.empty((len(paths), rounds, runs))
+    others = []
+    for r in range(rounds):
+        for k in range(len(paths)):
+            i = (k + r) % len(paths)
+            time.sleep(0.002)  # let this process's own pool threads settle before sampling the others
+            others.append(other_runnable_tasks())
+            for j in range(runs):
+                start = time.perf_counter()
+                interpreters[i].invoke()
+                times[i, r, j] = time.perf_counter() - start
     times *= 1000.0
-    return {
-        "date": datetime.datetime.now().isoformat(timespec="seconds"), "model": str(model_path), "tag": "",
-        "runtime": runtime, "xnnpack": delegated(interpreter), "threads": threads, "runs": runs, "warmup": warmup,
-        "median_ms": round(float(np.median(times)), 3), "p90_ms": round(float(np.percentile(times, 90)), 3),
-        "mean_ms": round(float(times.mean()), 3), "min_ms": round(float(times.min()), 3),
-        "input_shape": ";".join("x".join(str(int(d)) for d in x["shape"]) for x in inputs),
-        "input_dtype": ";".join(np.dtype(x["dtype"]).name for x in inputs), "model_bytes": path.stat().st_size,
-        "cpu": cpu_model(), "cores": os.cpu_count(), "arch": platform.machine(),
-        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-    }
+    seen = [o for o in others if o is not None]
+    busy = bool(seen) and sum(o > 0 for o in seen) / len(seen) > BUSY_SHARE
+    date = datetime.datetime.now().isoformat(timespec="seconds")
+    rows = []
+    for i, (path, interpreter) in enumerate(zip(paths, interpreters)):
+        per_round = np.median(times[i], axis=1)
+        median = float(np.median(per_round))
+        inputs = interpreter.get_input_details()
+        rows.append({
+            "date": date, "model": str(path), "tag": "", "runtime": runtime, "xnnpack": delegated(interpreter),
+            "threads": threads, "runs": rounds * runs, "warmup": warmup, "median_ms": round(median, 3),
+            "p90_ms": round(float(np.percentile(times[i], 90)), 3), "mean_ms": round(float(times[i].mean()), 3),
+            "min_ms": round(float(times[i].min()), 3),
+            "input_shape": ";".join("x".join(str(int(d)) for d in x["shape"]) for x in inputs),
+            "input_dtype": ";".join(np.dtype(x["dtype"]).name for x in inputs), "model_bytes": path.stat().st_size,
+            "cpu": cpu_model(), "cores": os.cpu_count(), "arch": platform.machine(),
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "rounds": rounds, "spread_pct": round(float(np.ptp(per_round) / median * 100), 1), "load1": load1,
+            "busy": busy,
+        })
+    return rows
 
 
 def append_csv(row: dict, path="results/latency.csv", tag: str | None = None) -> Path:
@@ -173,7 +239,9 @@ def append_csv(row: dict, path="results/latency.csv", tag: str | None = None) ->
     if not new:
         with open(path, newline="") as f:
             header = next(csv.reader(f), [])
-        if tuple(header) != COLUMNS:
+        if tuple(header) == COLUMNS[:-len(ROUND_COLUMNS)]:
+            _add_columns(path)  # a log from before the newer columns: rewritten with them, empty
+        elif tuple(header) != COLUMNS:
             raise ValueError(f"{path} has the columns {header}, expected {list(COLUMNS)}; write to a new file")
     with open(path, "a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
@@ -183,10 +251,24 @@ def append_csv(row: dict, path="results/latency.csv", tag: str | None = None) ->
     return path
 
 
+def _add_columns(path: Path) -> None:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
 def format_row(row: dict) -> str:
     """The two lines `python -m kerasgp bench` prints."""
     return (f"{row['model']}: median {row['median_ms']:.2f} ms, p90 {row['p90_ms']:.2f} ms "
             f"({row['runs']} runs after {row['warmup']} warm-up, {row['threads']} thread(s), input "
             f"{row['input_shape']} {row['input_dtype']})\n"
+            + (f"{row['rounds']} rounds: round medians span {row['spread_pct']}% of the median; load "
+               f"average {row['load1']}{', BUSY: other tasks were running' if row['busy'] else ''}\n"
+               if row.get("rounds") else "") +
             f"runtime {row['runtime']}, XNNPACK {'yes' if row['xnnpack'] else 'no'}; {row['cpu']} ({row['arch']}, "
             f"{row['os']})")

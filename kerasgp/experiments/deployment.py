@@ -29,7 +29,9 @@ FAMILIES = {"deeppose": "regression", "heatmap": "heatmap", "ipr": "IPR/DSNT", "
 COLUMNS = ("model", "family", "input_size", "params", "macs", "pckh05_keras", "pckh05_float32", "pckh05_int8",
            "int8_drop", "pckh01_keras", "pckh01_int8", "people", "threads", "float32_ms", "int8_ms",
            "int8_speedup", "int8_float_ops", "float32_bytes", "int8_bytes", "runtime", "xnnpack", "cpu", "arch",
-           "commit", "date")
+           "commit", "date", "rounds", "float32_spread_pct", "int8_spread_pct", "load1", "busy")
+# Added with the interleaved timing (bench.measure_rounds); rows timed before them leave them empty.
+TIMING_COLUMNS = ("rounds", "float32_spread_pct", "int8_spread_pct", "load1", "busy")
 # The seed's comparisons (latency only, untrained weights): its regression and heatmap heads on ShuffleNetV2
 # 0.5x at 256x256, and our best recipe (the tricks study's larger_input row) at the seed's final 320x320.
 SEED_ROWS = {"seed256-deeppose": {"head": "deeppose"},
@@ -57,21 +59,23 @@ def _score(model, cache) -> dict:
 
 def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, warmup: int = 10,
         calibration: int = 200, seed_rows: bool = True, log="results/latency.csv", progress: bool = True,
-        limit: int | None = None, append: bool = False, flip_test: bool = False):
+        limit: int | None = None, append: bool = False, flip_test: bool = False, rounds: int = 5, keep=None):
     """Convert, score and time each `.keras` pose model (paths); returns a pandas DataFrame (and writes
     `out` when given). The seed's rows follow when seed_rows. limit: score only the first N val people (a
     quick check; the study uses all 2,000). log: the latency CSV each timing is appended to (None: none).
     append: keep the rows already in `out` (those of the models run now are replaced), so one model can join
     a finished study; every row keeps its own date and commit, and its speed-up is within its own run.
     flip_test: deploy each trained model with the flip test inside (`decoding.with_flip_test`: image and
-    mirror averaged, twice the cost); its rows are named "MODEL+flip" (the seed's rows stay plain)."""
+    mirror averaged, twice the cost); its rows are named "MODEL+flip" (the seed's rows stay plain).
+    rounds: the timing's interleaved rounds (`runs` split over them; bench.measure_rounds). keep: a folder to
+    keep the converted `.tflite` files in (NAME_float32.tflite, NAME_int8.tflite), for `arm-check`."""
     import keras
     from tqdm.auto import tqdm
 
     from ..analysis import cost
     from ..data import DataWarning, build_cache, load
     from ..deploy import convert
-    from ..deploy.bench import append_csv, measure
+    from ..deploy.bench import append_csv, measure_rounds
     from ..machine import describe
     from ..pose.decoding import deployable_model, with_flip_test
     from ..pose.estimator import TFLitePoseModel, load_pose_model, model_input_size
@@ -87,6 +91,9 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
         raise ValueError(f"thread counts must be >= 1; got {threads}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1 person; got {limit}")
+    if rounds < 1 or runs < 1:
+        raise ValueError(f"need rounds >= 1 and runs >= 1; got rounds={rounds}, runs={runs}")
+    rounds = min(rounds, runs)  # a quick run of fewer runs than rounds: one run per round
     # Read (and check) the rows to keep before any work, so a wrong --out fails before minutes of conversions.
     previous = _previous_rows(Path(out)) if append and out and Path(out).is_file() else []
     with warnings.catch_warnings():
@@ -99,9 +106,11 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     jobs = [(p.stem.removesuffix("-lesson") + ("+flip" if flip_test else ""), p) for p in paths]
     if seed_rows:
         jobs += [(name, None) for name in SEED_ROWS]
-    rows, caches = [], {}
-    bar = tqdm(jobs, desc="deployment study", unit="model", disable=not progress)
+    converted, caches = [], {}
+    bar = tqdm(jobs, desc="deployment study: convert and score", unit="model", disable=not progress)
     with tempfile.TemporaryDirectory(prefix="kerasgp-deploy-") as folder:
+        folder = Path(keep) if keep else Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
         for name, path in bar:
             bar.set_postfix_str(name)
             trained = load_pose_model(path) if path else _seed_model(name)
@@ -110,7 +119,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
             size = model_input_size(model)
             files, conversions = {}, {}
             for mode in ("float32", "int8"):
-                files[mode] = Path(folder) / f"{name}_{mode}.tflite"
+                files[mode] = folder / f"{name}_{mode}.tflite"
                 conversions[mode] = convert(model, mode, representative="lspet" if mode == "int8" else None,
                                             num_samples=calibration, out=files[mode])
             scores = {}
@@ -120,16 +129,25 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
                 scores = {"keras": _score(model, caches[size])}
                 for mode in files:
                     scores[mode] = _score(TFLitePoseModel(files[mode]), caches[size])
-            for count in threads:
-                timed = {}
-                for mode in files:
-                    timed[mode] = measure(str(files[mode]), threads=count, runs=runs, warmup=warmup)
-                    if log:
-                        append_csv(timed[mode], path=log, tag=f"deployment {name} {mode} {size[0]}")
-                rows.append(_row(name, family, size, report, scores, count, timed, conversions, machine, commit,
-                                 date))
+            converted.append((name, family, size, report, scores, files, conversions))
             del model, trained
             keras.backend.clear_session()
+        # Timing last, all files of all models in interleaved rounds in this one process (bench.measure_rounds),
+        # so every latency and every ratio between them comes from the same stretch of the machine's time.
+        rows = []
+        for count in tqdm(threads, desc="deployment study: time", unit="thread count", disable=not progress):
+            every = [files[mode] for *_, files, _ in converted for mode in ("float32", "int8")]
+            timed = dict(zip(every, measure_rounds(every, threads=count, rounds=rounds, runs=max(1, runs // rounds),
+                                                   warmup=warmup)))
+            for name, family, size, report, scores, files, conversions in converted:
+                pair = {mode: timed[files[mode]] for mode in files}
+                if log:
+                    for mode in files:
+                        append_csv(pair[mode], path=log, tag=f"deployment {name} {mode} {size[0]}")
+                rows.append(_row(name, family, size, report, scores, count, pair, conversions, machine, commit, date))
+    if any(row["busy"] for row in rows):
+        warnings.warn("other tasks were running while the study timed its models (the busy column): time again on "
+                      "a quiet machine", RuntimeWarning, stacklevel=2)
     run_now = {row["model"] for row in rows}
     return write_rows([row for row in previous if row["model"] not in run_now] + rows, COLUMNS, out)
 
@@ -139,7 +157,7 @@ def _previous_rows(path: Path) -> list:
     import pandas as pd
 
     old = pd.read_csv(path, keep_default_na=False)
-    if list(old.columns) != list(COLUMNS):
+    if list(old.columns) not in (list(COLUMNS), list(COLUMNS[:-len(TIMING_COLUMNS)])):  # or from before them
         raise ValueError(f"{path}: its columns are not the deployment study's; write to a new --out instead")
     return old.to_dict("records")
 
@@ -172,5 +190,7 @@ def _row(name, family, size, report, scores, count, timed, conversions, machine,
         "int8_float_ops": len(conversions["int8"].op_report["float_ops"]),
         "float32_bytes": len(conversions["float32"].content), "int8_bytes": len(conversions["int8"].content),
         "runtime": timed["int8"]["runtime"], "xnnpack": timed["int8"]["xnnpack"], "cpu": machine["cpu"],
-        "arch": machine["arch"], "commit": commit, "date": date,
+        "arch": machine["arch"], "commit": commit, "date": date, "rounds": timed["int8"]["rounds"],
+        "float32_spread_pct": timed["float32"]["spread_pct"], "int8_spread_pct": timed["int8"]["spread_pct"],
+        "load1": timed["int8"]["load1"], "busy": timed["float32"]["busy"] or timed["int8"]["busy"],
     }
