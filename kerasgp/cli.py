@@ -171,7 +171,7 @@ def _deploy_study(args) -> int:
     paths = sorted({p for pattern in args.models for p in (glob.glob(pattern) or [pattern])})
     frame = deployment.run(paths, out=args.out, threads=[int(t) for t in args.threads.split(",")], runs=args.runs,
                            seed_rows=not args.no_seed_rows, limit=args.limit, append=args.append,
-                           flip_test=args.flip_test, rounds=args.rounds, keep=args.keep or None)
+                           flip_test=args.flip_test, rounds=args.rounds, keep=args.keep or None, log=args.log or None)
     shown = ["model", "family", "input_size", "pckh05_keras", "pckh05_float32", "pckh05_int8", "int8_drop",
              "threads", "float32_ms", "int8_ms", "int8_speedup", "float32_spread_pct", "int8_spread_pct", "busy"]
     print(frame[shown].to_string(index=False))
@@ -475,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds, --runs split over them "
                    "(default %(default)s)")
     p.add_argument("--keep", default="", help="a folder to keep the converted .tflite files in (for arm-check)")
+    p.add_argument("--log", default="results/latency.csv", help="the bench log each timing is appended to ('' for "
+                   "none; default %(default)s)")
     p.add_argument("--no-seed-rows", action="store_true", help="skip the seed's latency-only rows (256^2 heads, 320^2)")
     p.add_argument("--limit", type=int, help="score only the first N val people (a quick check)")
     p.add_argument("--append", action="store_true",

@@ -7,7 +7,8 @@ machine. Right on x86 is therefore not proof of right on ARM. This check runs th
 runtime, unchanged, in an arm64 Debian userland under QEMU's user-mode emulator, with QEMU told which
 CPU to be (`QEMU_CPU`), on real LSPET val crops, and compares its raw outputs with this machine's.
 
-The environment (built once, cached, about 400 MB; Debian's `qemu-user-static` and `debootstrap` needed):
+The environment (built once, cached, about 400 MB; Debian's `qemu-user-static` and `debootstrap` needed, and
+`fakeroot` when not run as root):
 - an arm64 Debian bookworm userland with its Python 3.11: `debootstrap --foreign --variant=minbase`,
   then every downloaded package unpacked with `dpkg -x` (no chroot, no binfmt, no root needed to run);
 - the aarch64 wheels of `ai-edge-litert` and `numpy` (the versions installed here), unpacked by pip;
@@ -91,8 +92,14 @@ def default_folder() -> Path:
 def missing_tools() -> list[str]:
     """The Debian packages the check needs and this machine lacks (by their commands)."""
     needed = {"qemu-aarch64-static": "qemu-user-static", "debootstrap": "debootstrap", "dpkg": "dpkg"}
-    return [package for command, package in needed.items() if shutil.which(command) is None
-            and not Path("/usr/sbin", command).exists()]
+    if os.geteuid() != 0:  # debootstrap insists on root; fakeroot's pretend root is enough for --foreign
+        needed["fakeroot"] = "fakeroot"
+    return [package for command, package in needed.items() if _tool(command) is None]
+
+
+def _tool(command: str) -> str | None:
+    found = shutil.which(command)
+    return found or next((str(p) for p in (Path("/usr/sbin", command), Path("/sbin", command)) if p.exists()), None)
 
 
 def _versions() -> dict:
@@ -183,8 +190,8 @@ def environment(folder=None, build: bool = True, log=print) -> ArmEnvironment:
     if not (rootfs / "usr/bin" / f"python{PYTHON}").exists():
         shutil.rmtree(rootfs, ignore_errors=True)
         log(f"arm64 {SUITE} userland with Python {PYTHON} (debootstrap, about 110 packages) ...")
-        debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
-        _step([debootstrap, "--arch=arm64", "--foreign", "--variant=minbase", "--include=python3", SUITE,
+        as_root = [] if os.geteuid() == 0 else [_tool("fakeroot")]
+        _step([*as_root, _tool("debootstrap"), "--arch=arm64", "--foreign", "--variant=minbase", "--include=python3", SUITE,
                str(rootfs), MIRROR], "debootstrap", f"it downloads from {MIRROR}; is the network up?")
         # --foreign only unpacks the essential packages; the rest (Python among them) wait as .deb files.
         for deb in sorted((rootfs / "var/cache/apt/archives").glob("*.deb")):
