@@ -246,7 +246,8 @@ def _arm_check(args) -> int:
         if not args.models:
             raise ValueError("give the int8 .tflite models to check (or --setup alone to build the environment)")
         frame = run(args.models, cpus=tuple(c.strip() for c in args.cpus.split(",") if c.strip()), limit=args.limit,
-                    out=args.out or None, folder=args.env or None, progress=not args.no_progress)
+                    out=args.out or None, folder=args.env or None, progress=not args.no_progress,
+                    xnnpack=not args.no_xnnpack)
     except ArmEnvironmentError as error:
         print(f"arm-check: {error}", file=sys.stderr)
         return 1
@@ -524,6 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default="", help="the emulated environment's folder (default $KERASGP_ARM_ENV or "
                    "~/.cache/kerasgp/arm64-bookworm)")
     p.add_argument("--setup", action="store_true", help="build (or check) the emulated environment")
+    p.add_argument("--no-xnnpack", action="store_true", help="run both sides on the runtime's built-in kernels "
+                   "instead of XNNPACK")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_arm_check)
     p = sub.add_parser("latency", help="time registry backbones: Keras CPU, TFLite float32 and int8")

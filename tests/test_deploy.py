@@ -352,3 +352,18 @@ def test_a_latency_log_from_before_the_round_columns_is_rewritten_with_them(tmp_
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == list(COLUMNS) and [r["model"] for r in rows] == ["x", "new.tflite"]
     assert rows[0]["rounds"] == "" and rows[1]["rounds"] == "5"
+
+
+def test_the_bench_command_times_several_models_in_rounds_and_logs_each(float_units, tmp_path, capsys):
+    from kerasgp.cli import main
+
+    copy = tmp_path / "copy.tflite"
+    copy.write_bytes(float_units.path.read_bytes())
+    log = tmp_path / "latency.csv"
+    assert main(["bench", str(float_units.path), str(copy), "--runs", "6", "--rounds", "3", "--warmup", "1",
+                 "--json", "--csv", str(log), "--tag", "pair"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [row["model"] for row in rows] == [str(float_units.path), str(copy)]
+    assert all(row["rounds"] == 3 and row["runs"] == 6 and row["tag"] == "pair" for row in rows)
+    with open(log, newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2

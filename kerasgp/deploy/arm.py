@@ -236,9 +236,11 @@ class _Replayed:
         return {name: value[start:self.position] for name, value in self.outputs.items()}
 
 
-def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None, bench: bool = True) -> list:
+def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None, bench: bool = True,
+            xnnpack: bool = True) -> list:
     """Rows (COLUMNS without commit and date) of one int8 `.tflite` pose model: run here and as each ARM
-    CPU on every person of `cache` (a crop cache at the model's input size), outputs compared."""
+    CPU on every person of `cache` (a crop cache at the model's input size), outputs compared. xnnpack=False
+    runs both sides on the runtime's built-in kernels instead of XNNPACK."""
     from ..data.pipeline import PoseBatches
     from ..pose.estimator import TFLitePoseModel, evaluate
     from .bench import make_interpreter
@@ -255,7 +257,7 @@ def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None
                          f"{tuple(cache.input_size)}")
     batches = PoseBatches(cache, batch_size=64, targets="coords")  # the crops exactly as `evaluate` feeds them
     inputs = np.concatenate([_quantise(batches.batch(i)["images"], detail) for i in range(len(batches))])
-    here, here_info = replay(path, inputs)
+    here, here_info = replay(path, inputs, xnnpack=xnnpack)
     dequantised = {name: _dequantise(value, output_details[name]) for name, value in here.items()}
     here_score = evaluate(_Replayed(dequantised), cache)
     rows = []
@@ -263,9 +265,10 @@ def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None
         np.save(Path(folder) / "inputs.npy", inputs)
         # One emulator per CPU model, side by side (each is a single-threaded process).
         with ThreadPoolExecutor(max_workers=max(1, min(len(cpus), os.cpu_count() or 1))) as pool:
+            flags = [] if xnnpack else ["--no-xnnpack"]
             list(pool.map(lambda cpu: env.run(cpu, ["-m", "kerasgp.deploy.replay", str(path.resolve()),
-                                                    str(Path(folder) / "inputs.npy"), str(Path(folder) / f"{cpu}.npz")]),
-                          cpus))
+                                                    str(Path(folder) / "inputs.npy"), str(Path(folder) / f"{cpu}.npz"),
+                                                    *flags]), cpus))
         for cpu in cpus:
             with np.load(Path(folder) / f"{cpu}.npz") as stored:
                 info = json.loads(str(stored["info"]))
@@ -276,7 +279,7 @@ def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None
             pixels = float(np.abs(arm["keypoints"] - dequantised["keypoints"]).max()) if "keypoints" in arm else ""
             arm_score = evaluate(_Replayed(arm), cache)
             ran = ""
-            if bench:  # README's board command: the bench module under the ARM Python, numpy and LiteRT only
+            if bench and xnnpack:  # README's board command: the bench module under the ARM Python, numpy and LiteRT only
                 result = env.run(cpu, ["-m", "kerasgp", "bench", str(path.resolve()), "--runs", "2", "--warmup", "1",
                                        "--no-csv", "--json"])
                 row = json.loads(result.stdout.strip().splitlines()[-1])
@@ -296,10 +299,11 @@ def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None
 
 
 def run(models, cpus=("pi4", "pi5"), limit: int | None = None, out="results/arm_check.csv", folder=None,
-        append: bool = True, progress: bool = True, log=print):
+        append: bool = True, progress: bool = True, log=print, xnnpack: bool = True):
     """`python -m kerasgp arm-check`: each int8 `.tflite` pose model against each ARM CPU on LSPET val
-    (all 2,000 people, or the first `limit`). Rows go to `out` (a model's earlier rows for these CPUs are
-    replaced when append, others kept); returns them as a pandas DataFrame."""
+    (all 2,000 people, or the first `limit`). Rows go to `out` (a model's earlier rows for these CPUs and
+    kernels are replaced when append, others kept); returns them as a pandas DataFrame. xnnpack=False: both
+    sides on the runtime's built-in kernels (not what a board runs by default; a comparison of kernels)."""
     import warnings
 
     import pandas as pd
@@ -332,12 +336,14 @@ def run(models, cpus=("pi4", "pi5"), limit: int | None = None, out="results/arm_
         size = TFLitePoseModel(path).input_size
         if size not in caches:
             caches[size] = build_cache(people, size, progress=False)
-        rows += [{**row, "commit": commit, "date": date} for row in compare(path, caches[size], cpus, env)]
+        rows += [{**row, "commit": commit, "date": date}
+                 for row in compare(path, caches[size], cpus, env, xnnpack=xnnpack)]
     if out:
-        done = {(r["model"], r["cpu_model"]) for r in rows}
+        key = lambda r: (r["model"], r["cpu_model"], str(r["xnnpack"]))  # noqa: E731
+        done = {key(r) for r in rows}
         kept = []
         if append and Path(out).is_file():
             old = pd.read_csv(out, keep_default_na=False, dtype=str)
-            kept = [r for r in old.to_dict("records") if (r["model"], r["cpu_model"]) not in done]
+            kept = [r for r in old.to_dict("records") if key(r) not in done]
         write_csv(kept + rows, out, COLUMNS)
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -1,7 +1,7 @@
 """Run a `.tflite` model on stored input tensors and keep its raw output tensors: the half of
 `python -m kerasgp arm-check` that runs inside the emulated ARM Python.
 
-    python -m kerasgp.deploy.replay MODEL.tflite INPUTS.npy OUT.npz
+    python -m kerasgp.deploy.replay MODEL.tflite INPUTS.npy OUT.npz [--no-xnnpack]
 
 INPUTS.npy holds (N, *input shape without the batch) tensors already in the model's input type (int8 for a
 full-int8 model), so both machines get the very same bytes; OUT.npz gets each output as (N, ...) in its raw
@@ -64,10 +64,11 @@ def _x86_kernels() -> str:
     return "x86 SSE"
 
 
-def replay(model, inputs: np.ndarray, threads: int = 1):
-    """(outputs by name, each (N, ...) in its raw type; info) of `model` (path or bytes) on `inputs`."""
+def replay(model, inputs: np.ndarray, threads: int = 1, xnnpack: bool = True):
+    """(outputs by name, each (N, ...) in its raw type; info) of `model` (path or bytes) on `inputs`.
+    xnnpack=False: the runtime's built-in kernels instead of its default delegate."""
     module, runtime = load_runtime()
-    interpreter = make_interpreter(model, threads, runtime=module)
+    interpreter = make_interpreter(model, threads, xnnpack, runtime=module)
     runner = interpreter.get_signature_runner()
     (name, detail), = runner.get_input_details().items()
     expected = tuple(int(d) for d in detail["shape"][1:])
@@ -89,11 +90,13 @@ def replay(model, inputs: np.ndarray, threads: int = 1):
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    xnnpack = "--no-xnnpack" not in args
+    args = [a for a in args if a != "--no-xnnpack"]
     if len(args) != 3:
-        print("usage: python -m kerasgp.deploy.replay MODEL.tflite INPUTS.npy OUT.npz", file=sys.stderr)
+        print("usage: python -m kerasgp.deploy.replay MODEL.tflite INPUTS.npy OUT.npz [--no-xnnpack]", file=sys.stderr)
         return 2
     model, inputs, out = args
-    outputs, info = replay(model, np.load(inputs))
+    outputs, info = replay(model, np.load(inputs), xnnpack=xnnpack)
     np.savez(out, info=np.array(json.dumps(info)), **{f"output:{k}": v for k, v in outputs.items()})
     return 0
 
