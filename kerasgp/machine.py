@@ -7,14 +7,17 @@ import sys
 
 
 def cpu_model() -> str:
+    """The CPU's name from /proc/cpuinfo ("model name"); on ARM boards, which print none, the board's
+    ("Model", e.g. "Raspberry Pi 5 Model B Rev 1.0")."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields.get("model name") or fields.get("Model") or platform.processor() or platform.machine()
 
 
 def describe() -> dict:

@@ -69,5 +69,8 @@ def test_int8_outputs_on_emulated_pi4_and_pi5_match_x86_and_the_check_catches_a_
         assert row["bench"].startswith("ran (aarch64")  # README's board command, under the ARM Python
         assert row["max_diff_units"] == 0 and row["pckh05_diff"] == 0
     assert rows["pi4"]["kernels"] == "NEON (no dot-product)" and rows["pi5"]["kernels"] == "NEON dot-product (SDOT)"
+    # the bench names the board, as on a real Pi (its /proc/cpuinfo has a Model line and no model name)
+    result = arm_env.run("pi5", ["-c", "from kerasgp.machine import cpu_model; print(cpu_model())"])
+    assert result.stdout.strip() == "Raspberry Pi 5 Model B"
     # QEMU's max CPU (SME emulated) gives LiteRT wrong int8 outputs: the comparison must show it.
     assert rows["qemu-max"]["differing_values"] > 0 and rows["qemu-max"]["max_diff_units"] > 1
