@@ -74,3 +74,19 @@ def test_int8_outputs_on_emulated_pi4_and_pi5_match_x86_and_the_check_catches_a_
     assert result.stdout.strip() == "Raspberry Pi 5 Model B"
     # QEMU's max CPU (SME emulated) gives LiteRT wrong int8 outputs: the comparison must show it.
     assert rows["qemu-max"]["differing_values"] > 0 and rows["qemu-max"]["max_diff_units"] > 1
+
+
+@pytest.mark.backend_free
+def test_a_missing_debian_package_is_named_with_its_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(arm, "_tool", lambda command: None if command == "qemu-aarch64-static" else "/usr/bin/true")
+    assert arm.missing_tools() == ["qemu-user-static"]
+    with pytest.raises(arm.ArmEnvironmentError, match="apt-get install qemu-user-static"):
+        arm.environment(tmp_path / "env")
+    assert not (tmp_path / "env").exists()  # nothing half-built
+
+
+@pytest.mark.backend_free
+def test_an_unbuilt_environment_is_not_built_when_told_not_to(monkeypatch, tmp_path):
+    monkeypatch.setattr(arm, "_tool", lambda command: "/usr/bin/true")
+    with pytest.raises(arm.ArmEnvironmentError, match="arm-check --setup"):
+        arm.environment(tmp_path / "env", build=False)
