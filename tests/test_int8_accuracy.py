@@ -1,4 +1,4 @@
-"""Issue 7's accuracy bound, pinned: for every head family of the pose study, the full-int8 TFLite model
+"""The deployment accuracy bound, pinned: for every head family of the pose study, the full-int8 TFLite model
 keeps PCKh@0.5 within 1.0 point of the float Keras model on LSPET val.
 
 The models are the heads study's trained rows, kept in results/models/ (results/README.md): DeepPose+RLE,

@@ -163,7 +163,7 @@ SEED_TRICKS = {
     "width0.5_scratch": {**_TRICKS_BASE, "weights": None},
 }
 
-# Issue 6's best lesson-scale model (Done-when: PCKh@0.5 >= 50 on LSPET val). The tricks that held on our data
+# The best lesson-scale model (target: PCKh@0.5 >= 50 on LSPET val). The tricks that held on our data
 # (SA-SimDR sigma 6 + RLE at the larger input, tricks.csv), on the stronger of the two pretrained backbones
 # (pretraining.csv: MobileNetV2 +5.9 over ShuffleNetV2 0.5x), trained longer and with the full augmentation
 # (flip, scale +-0.25, rotation +-30 deg): at 12 epochs flip-only won (the short run has no time to learn
@@ -181,13 +181,13 @@ BEST["mobilenet_v2_160_more"] = {**BEST["mobilenet_v2_160"], "init_from": "best/
                                  "init_layers": "all", "epochs": 16, "learning_rate": 5e-4}
 
 STUDIES = {
-    # Issue 3: what the ported ImageNet weights buy, and an outside-reference backbone.
+    # What the ported ImageNet weights buy, and an outside-reference backbone.
     "pretraining": {
         "shufflenet_v2_x0.5_pretrained": {},
         "shufflenet_v2_x0.5_scratch": {"weights": None},
         "mobilenet_v2_pretrained": {"backbone": "mobilenet_v2", "weights": "mobilenet_v2"},
     },
-    # Issue 4/5: ShuffleNetV2 against the gradient-path backbones at matched parameters (whole pose model
+    # ShuffleNetV2 against the gradient-path backbones at matched parameters (whole pose model
     # within 10% of ShuffleNetV2 1.0x's 1.46 M with this head), all from scratch: no ImageNet weights
     # exist offline for these families, so every row starts equal. Widths found with kerasgp.analysis.cost.
     "backbones": {
@@ -205,7 +205,7 @@ STUDIES = {
         "elan": {"backbone": "elan", "weights": None, "backbone_options": {"width": 0.26, "divisor": 4}},
         "vovnet": {"backbone": "vovnet", "weights": None, "backbone_options": {"width": 0.203125}},
     },
-    # Issue 8, item 4: the network the hardware-aware search found (read from results/search.json, written
+    # The network the hardware-aware search found (read from results/search.json, written
     # by `python -m kerasgp search run`) against hand-designed QuadraNets of uniform k7e4 blocks (the
     # paper's), made shallower or narrower to come as close as they can to the found network's measured
     # TFLite int8 latency (results/search_hand.json, kerasgp.experiments.search.hand_design_latency). On
@@ -235,11 +235,11 @@ STUDIES = {
         "uniform_k7e4_full": {"backbone": "quadranet", "weights": None,
                               "backbone_options": {"width": 16, "depths": (2, 2, 4, 2), "norm": "batch"}},
     },
-    # Issue 6: the seed's head and loss table, in its order (the * row after the heatmap it starts from).
+    # The seed's head and loss table, in its order (the * row after the heatmap it starts from).
     "heads": SEED_HEADS,
     "tricks": SEED_TRICKS,
     "best": BEST,
-    # Issue 6, item 6: the same runner on MPII-16 (PCKh) and COCO-17 (OKS AP, pycocotools): the base recipe,
+    # The same runner on MPII-16 (PCKh) and COCO-17 (OKS AP, pycocotools): the base recipe,
     # only the data set changed, split by image (val_fraction). The samples are tiny (5 MPII people on 5
     # images, 12 COCO people on 4, 86 on 28 for coco-mini): the rows show the paths work, not how well
     # the recipe does on MPII or COCO. A study rather than an `ablate --data` option, so each row's overrides
