@@ -178,6 +178,43 @@ def _deploy_study(args) -> int:
     return 0
 
 
+def _blazepose(args) -> int:
+    import glob
+
+    from .experiments import blazepose
+
+    paths = sorted({p for pattern in args.models for p in (glob.glob(pattern) or [pattern])})
+    frame = blazepose.run(paths, out=args.out or None, blazepose=args.blazepose, threads=args.threads.split(","),
+                          rounds=args.rounds, runs=args.runs, limit=args.limit, progress=not args.no_progress)
+    shown = ["model", "kind", "crop", "input_size", "pckh05_limbs", "pckh01_limbs", "pckh05_all", "threads",
+             "median_ms", "spread_pct", "busy"]
+    print(frame[shown].to_string(index=False))
+    return 0
+
+
+def _int8_probe(args) -> int:
+    from .experiments import int8_probe
+
+    variants = args.variants.split(",") if args.variants else None
+    frame = int8_probe.run(args.model, out=args.out or None, variants=variants, threads=args.threads.split(","),
+                           rounds=args.rounds, runs=args.runs, limit=args.limit, progress=not args.no_progress)
+    shown = ["variant", "float_layer_count", "calibration", "pckh05_float32", "pckh05_int8", "int8_drop", "threads",
+             "float32_ms", "int8_ms", "int8_speedup", "busy"]
+    print(frame[shown].to_string(index=False))
+    return 0
+
+
+def _exercises(args) -> int:
+    from .exercises import course
+
+    written = course.write_course(args.course, args.lessons or None)
+    for path in written:
+        print(path)
+    print(f"{len(written)} source notebooks with their solutions; next, in {args.course}: "
+          "nbgrader generate_assignment lessons (instructor/README.md)")
+    return 0
+
+
 def _evaluate(args) -> int:
     from .pose import evaluate_file
 
@@ -462,8 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=200, help="how many representative inputs calibrate (int8)")
     p.add_argument("--deployable", action="store_true", help="a pose model: convert its deployable form "
                    "(keypoints in input pixels and confidence, decoding inside; training-only outputs dropped)")
-    p.add_argument("--float-layers", help="int8: comma-separated Keras layers (or inner_model/layer paths) whose ops "
-                   "stay float; default: SimCC's decoding and, for argmax, its logits (kerasgp.deploy."
+    p.add_argument("--float-layers", help="int8: comma-separated Keras layers (or inner_model/layer paths, or fnmatch "
+                   "patterns such as 'mobilenet_v2_1.0/features_[0-6]_*') whose ops stay float, 'decoding' for the "
+                   "default; default: SimCC's decoding and, for argmax, its logits (kerasgp.deploy."
                    "float_decoding_layers); 'none' quantises every op")
     p.add_argument("--flip-test", action="store_true", help="with --deployable: the model runs on the image and its "
                    "mirror and averages the two predictions (twice the cost; kerasgp.pose.flip_test_model)")
@@ -485,6 +523,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flip-test", action="store_true", help="deploy each model with the flip test inside (image and "
                    "mirror averaged, twice the cost); its rows are named MODEL+flip")
     p.set_defaults(func=_deploy_study)
+    exercises = sub.add_parser("exercises", help="the lessons' exercises as an nbgrader course (instructors)")
+    esub = exercises.add_subparsers(dest="exercises_command", required=True)
+    p = esub.add_parser("source", help="write COURSE/source/lessons/*.ipynb: the lessons with their solutions filled "
+                        "in, for nbgrader's generate_assignment and autograde")
+    p.add_argument("course", help="the nbgrader course folder")
+    p.add_argument("lessons", nargs="*", help="lesson notebooks (default: every lesson with exercises)")
+    p.set_defaults(func=_exercises)
+    p = sub.add_parser("int8-probe", help="where a pose model's int8 error comes from: full int8 with one group of "
+                       "layers kept float at a time, scored on LSPET val and timed in interleaved rounds")
+    p.add_argument("model", help="a .keras pose model with a MobileNetV2 backbone (the default groups are its blocks)")
+    p.add_argument("--variants", help="comma-separated subset of kerasgp.experiments.int8_probe.VARIANTS (default all)")
+    p.add_argument("--out", default="results/int8_probe.csv", help="default %(default)s ('' for none)")
+    p.add_argument("--threads", default="1", help="thread counts to time (default %(default)s)")
+    p.add_argument("--runs", type=int, default=500, help="timed invocations per file (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds (default %(default)s)")
+    p.add_argument("--limit", type=int, help="score only the first N val people (a quick check)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_int8_probe)
+    p = sub.add_parser("blazepose", help="MediaPipe's BlazePose GHUM Full beside our models: PCKh on the 12 limb "
+                       "joints of LSPET val, and latency in the same interleaved rounds")
+    p.add_argument("models", nargs="*", default=["results/models/best-mobilenet_v2_160_more.keras",
+                                                 "results/models/tricks-larger_input.keras"],
+                   help="our .keras models (exported to float32 and int8) or .tflite files; globs allowed "
+                   "(default: the two kept models)")
+    p.add_argument("--out", default="results/blazepose.csv", help="default %(default)s ('' for none)")
+    p.add_argument("--blazepose", help="BlazePose's pose_landmark_full.tflite (default: the fetched blazepose_full, "
+                   "python -m kerasgp data fetch blazepose_full)")
+    p.add_argument("--threads", default="1,2", help="thread counts to time (default %(default)s)")
+    p.add_argument("--runs", type=int, default=500, help="timed invocations per model (default %(default)s)")
+    p.add_argument("--rounds", type=int, default=10, help="interleaved timing rounds, --runs split over them "
+                   "(default %(default)s)")
+    p.add_argument("--limit", type=int, help="score only the first N val people (a quick check)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_blazepose)
     p = sub.add_parser("evaluate", help="PCKh (LSPET, LSP, MPII), PCK@0.2 (LSP) or OKS AP (COCO) of a saved .keras "
                        "or .tflite pose model")
     p.add_argument("model", help="a .keras pose model or a .tflite converted from one; run at its own input size")

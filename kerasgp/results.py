@@ -5,6 +5,10 @@ import csv
 import os
 from pathlib import Path
 
+# The project's results/ (README installs the package editable, so this is the clone's): lessons read it
+# from here, so a lesson runs the same from lessons/ or from an nbgrader course folder.
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
+
 
 def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
     """Write `rows` under a header of `columns`, atomically (a temporary file, then a rename), so an

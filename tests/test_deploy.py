@@ -246,6 +246,22 @@ def test_float_layers_keep_their_ops_float_by_name_and_unknown_names_fail(tmp_pa
         convert(model, "int8", representative=calibration, num_samples=16, float_layers=["nope"])
 
 
+def test_float_layers_expand_patterns_through_nested_models_and_the_decoding_word():
+    from kerasgp.deploy.tflite import expand_float_layers
+    from kerasgp.pose import build_pose_model
+
+    model = build_pose_model("plain", None, (64, 64), 14, head="simcc", simcc_decoding="soft_argmax",
+                             backbone_options={"repeats": (1, 1, 1, 1), "width": 0.25}, name="tiny_simcc")
+    backbone = next(layer for layer in model.layers if hasattr(layer, "layers"))
+    inner = [layer.name for layer in backbone.layers]
+    assert expand_float_layers(model, None) == ["coordinates"] == expand_float_layers(model, ["decoding"])
+    matched = expand_float_layers(model, [f"{backbone.name}/*", "decoding", "coordinates"])
+    assert matched == [f"{backbone.name}/{name}" for name in inner] + ["coordinates"]  # in order, no repeats
+    assert expand_float_layers(model, ["simcc_x"]) == ["simcc_x"]  # plain names pass through unchanged
+    with pytest.raises(ValueError, match="pattern 'nope_\\*' matches no layer path"):
+        expand_float_layers(model, ["nope_*"])
+
+
 def test_a_pose_model_exports_in_its_deployable_form_with_simcc_decoding_in_float(tmp_path, capsys):
     from kerasgp.cli import main
     from kerasgp.pose import build_pose_model
@@ -367,3 +383,21 @@ def test_the_bench_command_times_several_models_in_rounds_and_logs_each(float_un
     assert all(row["rounds"] == 3 and row["runs"] == 6 and row["tag"] == "pair" for row in rows)
     with open(log, newline="") as f:
         assert len(list(csv.DictReader(f))) == 2
+
+
+def test_the_int8_probes_block_groups_cover_mobilenet_v2_once_each():
+    from kerasgp.deploy.tflite import _layer_paths, expand_float_layers
+    from kerasgp.experiments.int8_probe import BACKBONE, VARIANTS
+    from kerasgp.pose import build_pose_model
+    from kerasgp.pose.decoding import deployable_model
+
+    model = deployable_model(build_pose_model("mobilenet_v2", None, (64, 64), 14, sigma=True,
+                                              simcc_decoding="soft_argmax"))
+    backbone = {p for p in _layer_paths(model) if p.startswith(BACKBONE + "/") and not p.endswith("/image")}
+    groups = ["features_0-1_float", "features_2-3_float", "features_4-6_float", "features_7-13_float",
+              "features_14-18_float"]
+    covered = [set(expand_float_layers(model, VARIANTS[g][0])) for g in groups]
+    assert set().union(*covered) == backbone and sum(map(len, covered)) == len(backbone)  # a partition
+    assert set(expand_float_layers(model, VARIANTS["features_0-6_float"][0])) == covered[0] | covered[1] | covered[2]
+    for name, (patterns, _, _) in VARIANTS.items():  # every default group names layers this model has
+        expand_float_layers(model, ["decoding", *patterns])

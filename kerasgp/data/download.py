@@ -212,3 +212,21 @@ def staged(dest: str | Path):
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_files(dest: str | Path):
+    """Like `staged`, for a folder several entries share (the weights): on success each file of the
+    yielded folder replaces its namesake in dest (one rename each) and dest's other files stay."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest))
+    try:
+        yield tmp
+        for item in sorted(tmp.rglob("*")):
+            if item.is_file():
+                target = dest / item.relative_to(tmp)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

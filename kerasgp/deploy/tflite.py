@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import json
 import os
 import re
@@ -96,7 +97,8 @@ def convert(model, mode: str = "float32", representative=None, num_samples: int 
     batches, a data set name ("lspet": training crops at the model's input size) or a `.npy` path; the
     first `num_samples` samples calibrate. out: where to write the `.tflite` (optional).
     float_layers (int8 only): Keras layers whose ops stay float, by name or by path through nested models
-    ("inner_model/layer"); None: `float_decoding_layers` (SimCC's decoding), () for none. The op report
+    ("inner_model/layer"), "decoding" or patterns (`expand_float_layers`); None: `float_decoding_layers`
+    (SimCC's decoding), () for none. The op report
     lists their ops with the dequantize/quantize pairs around them.
     Under a backend other than TensorFlow the model is saved to a temporary `.keras` file and converted
     by `convert_file` in a TensorFlow subprocess.
@@ -288,7 +290,7 @@ def _convert_tensorflow(model, mode: str, representative, num_samples: int, floa
     shape = _input_shape(model)
     samples = _samples(representative, num_samples, shape) if mode == "int8" else None
     if mode == "int8":
-        float_layers = float_decoding_layers(model) if float_layers is None else list(float_layers)
+        float_layers = expand_float_layers(model, float_layers)
         known = _layer_names(model)
         unknown = sorted(path for path in float_layers if path.split("/")[-1] not in known)
         if unknown:
@@ -314,6 +316,38 @@ def _convert_tensorflow(model, mode: str, representative, num_samples: int, floa
             message = explain_failure(model, mode, error)
             raise ValueError(message + (f"\nconverter output:\n{native}" if native else "")) from error
     return content, _output_names(model)
+
+
+def _layer_paths(model, path=()) -> list[str]:
+    """Every layer as "inner_model/layer", through nested models, in graph order."""
+    paths = []
+    for layer in model.layers:
+        paths.append("/".join((*path, layer.name)))
+        if hasattr(layer, "layers"):
+            paths += _layer_paths(layer, (*path, layer.name))
+    return paths
+
+
+def expand_float_layers(model, float_layers) -> list[str]:
+    """The layer paths an int8 conversion keeps float: None gives `float_decoding_layers`; in a list, the
+    word "decoding" stands for those, and a name with *, ? or [ ] is a pattern matched against every layer
+    path (fnmatch: "mobilenet_v2_1.0/features_[0-6]_*" is the first seven blocks of that backbone)."""
+    if float_layers is None:
+        return float_decoding_layers(model)
+    paths, expanded = None, []
+    for entry in float_layers:
+        if entry == "decoding":
+            expanded += float_decoding_layers(model)
+        elif any(c in entry for c in "*?["):
+            paths = paths or _layer_paths(model)
+            matched = fnmatch.filter(paths, entry)
+            if not matched:
+                raise ValueError(f"float_layers pattern {entry!r} matches no layer path of {model.name!r}; paths "
+                                 f"look like {paths[1:4]}")
+            expanded += matched
+        else:
+            expanded.append(entry)
+    return list(dict.fromkeys(expanded))
 
 
 def _layer_names(model) -> set[str]:

@@ -73,7 +73,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     from tqdm.auto import tqdm
 
     from ..analysis import cost
-    from ..data import DataWarning, build_cache, load
+    from ..data import build_cache
     from ..deploy import convert
     from ..deploy.bench import append_csv, measure_rounds
     from ..machine import describe
@@ -96,11 +96,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     rounds = min(rounds, runs)  # a quick run of fewer runs than rounds: one run per round
     # Read (and check) the rows to keep before any work, so a wrong --out fails before minutes of conversions.
     previous = _previous_rows(Path(out)) if append and out and Path(out).is_file() else []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)
-        people = load("lspet", split="val")
-    if limit is not None:
-        people = dataclasses.replace(people, records=people.records[:limit], split=f"val-first{limit}")
+    people = val_people(limit)
     machine, commit = describe(), _read_commit()
     date = datetime.datetime.now().isoformat(timespec="seconds")
     jobs = [(p.stem.removesuffix("-lesson") + ("+flip" if flip_test else ""), p) for p in paths]
@@ -150,6 +146,29 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
                       "a quiet machine", RuntimeWarning, stacklevel=2)
     run_now = {row["model"] for row in rows}
     return write_rows([row for row in previous if row["model"] not in run_now] + rows, COLUMNS, out)
+
+
+def val_people(limit: int | None = None):
+    """LSPET val, all 2,000 people or the first `limit` (a quick check): the people every deployment figure
+    (this study, `int8_probe`, `blazepose`) is scored on."""
+    from ..data import DataWarning, load
+
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1 person; got {limit}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # what the loader skipped is in people.report
+        people = load("lspet", split="val")
+    if limit is not None:
+        people = dataclasses.replace(people, records=people.records[:limit], split=f"val-first{limit}")
+    return people
+
+
+def check_timing(threads, rounds: int, runs: int) -> tuple[int, ...]:
+    """Thread counts as ints, after checking them and the interleaved rounds' settings."""
+    threads = tuple(int(t) for t in threads)
+    if not threads or min(threads) < 1 or rounds < 1 or runs < rounds:
+        raise ValueError(f"need thread counts >= 1 and runs >= rounds >= 1; got {threads}, {runs}, {rounds}")
+    return threads
 
 
 def _previous_rows(path: Path) -> list:
