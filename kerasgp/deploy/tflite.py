@@ -351,12 +351,8 @@ def expand_float_layers(model, float_layers) -> list[str]:
 
 
 def _layer_names(model) -> set[str]:
-    names = set()
-    for layer in model.layers:
-        names.add(layer.name)
-        if hasattr(layer, "layers"):  # a nested model (a backbone inside a pose model)
-            names |= _layer_names(layer)
-    return names
+    """Every layer's name, through nested models (a backbone inside a pose model)."""
+    return {path.rsplit("/", 1)[-1] for path in _layer_paths(model)}
 
 
 def _deepest_layer(op_path: str, names: set[str]) -> str | None:

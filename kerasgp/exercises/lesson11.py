@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.targets import target_weights
 from .core import Wrong, call, exercise
 
 
 def presence_reference(keypoints, visibility, input_size) -> np.ndarray:
-    """(N, K) 1.0 where a joint is labelled and its centre lies on a pixel of the crop (0 .. W - 1, 0 .. H - 1)."""
-    width, height = input_size
-    x, y = keypoints[..., 0], keypoints[..., 1]
-    inside = (x >= 0) & (y >= 0) & (x <= width - 1) & (y <= height - 1)
-    return ((np.asarray(visibility) > 0) & inside).astype(np.float32)
+    """(N, K) 1.0 where a joint is labelled and its centre lies on a pixel of the crop (0 .. W - 1, 0 .. H - 1):
+    the training target's weight (`targets.target_weights`) as floats."""
+    return target_weights(keypoints, visibility, input_size).astype(np.float32)
 
 
 @exercise("11.presence")
