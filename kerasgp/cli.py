@@ -72,7 +72,7 @@ def _data_bench(args) -> int:
 
 
 def _weights_import(args) -> int:
-    from .weights import port
+    from .backbones import port
 
     path = port(args.name, source=args.source, out=args.out)
     print(f"{args.name}: ported to {path}")
@@ -383,7 +383,9 @@ def _search(args) -> int:
             print(f"{row['name']:14s} {row['params']:>9,} params  {row['median_ms']:7.3f} ms (p90 {row['p90_ms']:.3f})")
         return 0
     if args.action == "latency":
-        for row in search.study_latency(threads=args.threads, runs=args.runs):
+        from .experiments.study_latency import study_latency
+
+        for row in study_latency(threads=args.threads, runs=args.runs):
             print(f"{row['variant']:32s} pose {row['pose_int8_ms']:7.3f} ms  backbone "
                   f"{row['backbone_int8_ms']:7.3f} ms  float ops {row['int8_float_ops']}")
         return 0

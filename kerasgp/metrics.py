@@ -115,15 +115,15 @@ COCO_STATS = ("AP", "AP50", "AP75", "AP_medium", "AP_large", "AR", "AR50", "AR75
 def coco_keypoint_ap(coco_gt, predictions, image_ids=None) -> dict:
     """COCO keypoint AP/AR through pycocotools' COCOeval.
 
-    coco_gt: a pycocotools COCO object or the path of a COCO keypoint JSON. predictions: list of
-    {"image_id", "category_id": 1, "keypoints": [x, y, score] * 17, "score"}. Returns the ten standard stats.
+    coco_gt: a pycocotools COCO object (`kerasgp.data.coco.coco_api(path)` reads one from a keypoint JSON).
+    predictions: list of {"image_id", "category_id": 1, "keypoints": [x, y, score] * 17, "score"}. Returns the
+    ten standard stats.
     """
-    from pycocotools.cocoeval import COCOeval
+    from pycocotools.cocoeval import COCOeval  # here, not at the top: only COCO's metric needs pycocotools
 
-    from .data.coco import coco_api
-
-    if isinstance(coco_gt, (str, bytes)) or hasattr(coco_gt, "__fspath__"):
-        coco_gt = coco_api(str(coco_gt))
+    if not hasattr(coco_gt, "loadRes"):
+        raise TypeError(f"coco_gt must be a pycocotools COCO object, got {type(coco_gt).__name__}; "
+                        "kerasgp.data.coco.coco_api(path) reads one from a COCO keypoint JSON")
     if not predictions:
         raise ValueError("no predictions to evaluate")
     for i, p in enumerate(predictions):

@@ -1,8 +1,11 @@
-"""Writing the CSV files under results/: atomic writes, and appending a row whose columns may be new."""
+"""Writing the CSV files under results/: atomic writes, appending a row whose columns may be new, and the
+commit stamp every row carries."""
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import subprocess
 from pathlib import Path
 
 # The project's results/ (README installs the package editable, so this is the clone's): lessons read it
@@ -36,3 +39,22 @@ def append_row(out, row: dict, replaces=None) -> Path:
             rows = [r for r in reader if not (replaces and replaces(r))]
             fields += [k for k in (reader.fieldnames or []) if k not in fields]
     return write_csv([*rows, row], out, fields)
+
+
+def read_commit() -> str:
+    """The checkout's short commit, "+dirty" when tracked files differ from it, "unknown" outside git."""
+    try:
+        root = Path(__file__).resolve().parents[1]
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@functools.cache
+def commit() -> str:
+    """The commit, read once per process: a study reads it before its first training, so edits made to the
+    tree while a long study runs do not relabel its later rows (they did: "+dirty" on clean code)."""
+    return read_commit()

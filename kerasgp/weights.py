@@ -9,18 +9,21 @@ Two ImageNet-pretrained backbones are reachable offline (data/manifest.json name
 
 `port(name)` needs torch (only this step does): it reads the state dict, maps every array to the Keras
 layer of the same role, transposes OIHW -> HWIO, and writes a `.npz` of {layer/index: array} to
-`ported_dir()`. `build_pretrained` builds the backbone with the options the weights need
-(block order, torch padding) and loads it; each backbone is exact against a torch forward pass of the
-same state dict (tests/test_weights.py).
+`ported_dir()`. `resolve` gives the options the weights need (block order, torch padding), `port` and
+`load_pretrained` are handed the model: `kerasgp.backbones.get(family, weights=...)` and
+`kerasgp.backbones.port(name)` build it in between, so this module never imports the backbones. Each backbone is exact against a torch forward pass of the same state dict
+(tests/test_weights.py).
 """
 from __future__ import annotations
 
 import os
-import random
 import re
 from pathlib import Path
 
 import numpy as np
+
+from .data.cache import cache_dir
+from .data.sources import entry, locate, sha256
 
 PRETRAINED = {
     "shufflenet_v2_x0.5": {
@@ -39,8 +42,6 @@ PRETRAINED = {
 
 
 def ported_dir() -> Path:
-    from .data.cache import cache_dir
-
     return Path(os.environ.get("KERASGP_WEIGHTS", cache_dir() / "weights"))
 
 
@@ -126,22 +127,14 @@ def read_state_dict(path: str | Path) -> dict:
     return {k: v.numpy() for k, v in state.items()}
 
 
-def port(name: str, source: str | Path | None = None, out: str | Path | None = None) -> Path:
-    """Port weights `name` from its torch file (found by the data-root lookup unless `source`) to `.npz`."""
-    from .data.sources import entry, locate, sha256
-
+def port(name: str, model, source: str | Path | None = None, out: str | Path | None = None) -> Path:
+    """Port weights `name` from its torch file (found by the data-root lookup unless `source`) to `.npz`.
+    model: the backbone built with the weights' options (`kerasgp.backbones.port` builds it); every array is
+    set into it before anything is written, so a file that does not fit is never written."""
     spec = _spec(name)
     manifest = entry(spec["source"])
     source = Path(source) if source else locate(spec["source"]) / manifest["marker"]
     layers = convert_state_dict(name, read_state_dict(source))
-    # Check that every array fits its layer before writing anything. Building draws the initialisers' seeds
-    # from Python's global random state (keras.utils.set_random_seed seeds it): restore it, so a training that
-    # ports the weights on first use initialises its head as every later run does.
-    state = random.getstate()
-    try:
-        model = _build(name)
-    finally:
-        random.setstate(state)
     for layer_name, arrays in layers.items():
         model.get_layer(layer_name).set_weights(arrays)
     out = Path(out) if out else ported_path(name)
@@ -151,13 +144,6 @@ def port(name: str, source: str | Path | None = None, out: str | Path | None = N
     np.savez(tmp, __source_sha256__=np.array(sha256(source)), **flat)
     tmp.replace(out)
     return out
-
-
-def _build(name: str, **kwargs):
-    from . import backbones
-
-    spec = _spec(name)
-    return backbones.REGISTRY[spec["family"]](**{**spec["defaults"], **kwargs, **spec["options"]})
 
 
 def load_npz(path: str | Path) -> dict[str, list[np.ndarray]]:
@@ -188,27 +174,26 @@ def load_into(model, path: str | Path) -> list[str]:
     return [layer.name for layer in model.layers if layer.weights and layer.name not in layers]
 
 
-def build_pretrained(family: str, weights: str, **kwargs):
-    """Backbone `family` with pretrained `weights` (a name in PRETRAINED or a ported .npz path)."""
+def resolve(family: str, weights: str, options: dict) -> tuple[Path, dict]:
+    """(the ported file, the backbone's build options) for backbone `family` with pretrained `weights` (a name
+    in PRETRAINED, whose file may not be ported yet, or the path of a ported .npz): the architecture options
+    the weights need are applied, and a conflicting option is an error."""
     if weights in PRETRAINED:
         spec = PRETRAINED[weights]
         if spec["family"] != family:
             raise ValueError(f"weights {weights!r} are for {spec['family']}, not {family}")
         for key, value in spec["options"].items():
-            if key in kwargs and kwargs[key] != value:
-                raise ValueError(f"weights {weights!r} need {key}={value!r}; got {key}={kwargs[key]!r}")
-        path = ported_path(weights)
-        if not path.exists():
-            port(weights)
-        model = _build(weights, **kwargs)
-    else:
-        path = Path(weights)
-        if not path.exists():
-            raise FileNotFoundError(f"weights {weights!r}: neither a known name ({sorted(PRETRAINED)}) nor a file")
-        from . import backbones
+            if key in options and options[key] != value:
+                raise ValueError(f"weights {weights!r} need {key}={value!r}; got {key}={options[key]!r}")
+        return ported_path(weights), {**spec["defaults"], **options, **spec["options"]}
+    path = Path(weights)
+    if not path.exists():
+        raise FileNotFoundError(f"weights {weights!r}: neither a known name ({sorted(PRETRAINED)}) nor a file")
+    return path, dict(options)
 
-        model = backbones.REGISTRY[family](**kwargs)
-    uncovered = load_into(model, path)
-    # Say plainly which layers start at random (e.g. ShuffleNetV2's conv5, which the 0.5x file lacks).
-    model.random_init_layers = uncovered
+
+def load_pretrained(model, path: str | Path):
+    """`model` with the arrays of a ported file loaded; `model.random_init_layers` names the weighted layers
+    the file does not cover, which start at random (e.g. ShuffleNetV2's conv5, which the 0.5x file lacks)."""
+    model.random_init_layers = load_into(model, path)
     return model

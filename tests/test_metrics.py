@@ -146,7 +146,11 @@ def test_our_oks_matches_pycocotools():
 
 def test_coco_ap_rejects_malformed_predictions():
     from conftest import require
+    from kerasgp.data.coco import coco_api
 
+    path = require("coco-sample") / "test_coco.json"
     with pytest.raises(ValueError, match="expected 51"):
-        metrics.coco_keypoint_ap(require("coco-sample") / "test_coco.json",
+        metrics.coco_keypoint_ap(coco_api(str(path)),
                                  [{"image_id": 785, "category_id": 1, "keypoints": [0, 0, 1], "score": 1}])
+    with pytest.raises(TypeError, match="coco_api"):  # a path is not a COCO object: the error says how to read one
+        metrics.coco_keypoint_ap(path, [])

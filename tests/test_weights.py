@@ -38,7 +38,7 @@ def pair(request, tmp_path_factory):
 
     source = require(spec["source"]) / entry(spec["source"])["marker"]
     reference = reference_model(name, source)
-    ported = W.port(name, source=source, out=tmp_path_factory.mktemp("w") / f"{name}.npz")
+    ported = backbones.port(name, source=source, out=tmp_path_factory.mktemp("w") / f"{name}.npz")
     return name, reference, ported
 
 
@@ -84,7 +84,7 @@ def test_pretrained_shufflenet_says_which_layers_start_at_random(tmp_path):
     from kerasgp.data.sources import entry
 
     source = require("shufflenet_v2_x0.5") / entry("shufflenet_v2_x0.5")["marker"]
-    ported = W.port("shufflenet_v2_x0.5", source=source, out=tmp_path / "s.npz")
+    ported = backbones.port("shufflenet_v2_x0.5", source=source, out=tmp_path / "s.npz")
     model = backbones.get("shufflenet_v2_x0.5", weights=str(ported), block_order="megvii", padding="symmetric",
                           include_conv5=True, input_shape=(64, 64, 3))
     assert model.random_init_layers == ["conv5", "conv5_bn"]
@@ -100,7 +100,7 @@ def test_porting_leaves_the_seeded_random_state_as_it_found_it(tmp_path):
     source = require("shufflenet_v2_x0.5") / entry("shufflenet_v2_x0.5")["marker"]
     random.seed(0)
     expected = random.getstate()
-    W.port("shufflenet_v2_x0.5", source=source, out=tmp_path / "s.npz")
+    backbones.port("shufflenet_v2_x0.5", source=source, out=tmp_path / "s.npz")
     assert random.getstate() == expected
 
 
@@ -110,7 +110,7 @@ def test_weights_that_need_other_options_are_refused():
     with pytest.raises(ValueError, match="are for shufflenet_v2, not mobilenet_v2"):
         backbones.get("mobilenet_v2", weights="shufflenet_v2_x0.5")
     with pytest.raises(ValueError, match="no pretrained weights named 'resnet50'"):
-        W.port("resnet50")
+        backbones.port("resnet50")
 
 
 def test_weights_of_another_architecture_are_refused(pair, tmp_path):

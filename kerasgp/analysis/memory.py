@@ -179,7 +179,7 @@ def _measure(path: str, batch_size: int, shapes: list[list[int]] | None, trainin
     import keras
     import numpy as np
 
-    from ..deploy.tflite import load_keras
+    from ..pose.estimator import load_keras
 
     model = load_keras(path)
     shapes = _input_shapes(model, None) if shapes is None else shapes

@@ -7,6 +7,10 @@ parameter counts against the reference implementations). `weights=` loads ported
 """
 from __future__ import annotations
 
+import random
+
+from ..weights import PRETRAINED, load_pretrained, resolve
+from ..weights import port as port_weights
 from .cspnet import csp_resnet, cspdarknet
 from .elan import elan, elan_tiny
 from .mobilenet_v2 import mobilenet_v2
@@ -42,9 +46,27 @@ def get(name: str, weights: str | None = None, **kwargs):
         raise ValueError(f"unknown backbone {name!r}; known: {names()}")
     if weights is None:
         return REGISTRY[name](**kwargs)
-    from ..weights import build_pretrained
+    path, kwargs = resolve(name, weights, kwargs)
+    if weights in PRETRAINED and not path.exists():
+        port(weights)  # first use: the torch file -> .npz
+    return load_pretrained(REGISTRY[name](**kwargs), path)
 
-    return build_pretrained(name, weights, **kwargs)
+
+def port(weights: str, source=None, out=None):
+    """Port pretrained `weights` (a name in `kerasgp.weights.PRETRAINED`) from their torch file to `.npz`,
+    checked against the backbone built with the weights' options (`kerasgp.weights.port`); the path."""
+    spec = PRETRAINED[weights] if weights in PRETRAINED else None
+    if spec is None:
+        raise ValueError(f"no pretrained weights named {weights!r}; known: {sorted(PRETRAINED)}")
+    # Building draws the initialisers' seeds from Python's global random state (keras.utils.set_random_seed
+    # seeds it): restore it, so a training that ports the weights on first use initialises its head as every
+    # later run does.
+    state = random.getstate()
+    try:
+        model = REGISTRY[spec["family"]](**{**spec["defaults"], **spec["options"]})
+    finally:
+        random.setstate(state)
+    return port_weights(weights, model, source=source, out=out)
 
 
-__all__ = ["get", "names", "REGISTRY", "shufflenet_v2", "mobilenet_v2"]
+__all__ = ["get", "names", "port", "REGISTRY", "shufflenet_v2", "mobilenet_v2"]

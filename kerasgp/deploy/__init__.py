@@ -5,7 +5,7 @@
     outputs = kerasgp.deploy.run_tflite("m.tflite", images)   # dequantised, in the Keras output order
     row = kerasgp.deploy.measure("m.tflite", threads=1)       # median / p90 ms, runtime, XNNPACK
 
-`tflite` (conversion) needs TensorFlow; `bench` needs only numpy and an interpreter. Names are imported
+`tflite` (conversion) needs TensorFlow; `bench` and `runtime` need only numpy and an interpreter. Names are imported
 on first use so that the bench path never loads Keras or TensorFlow.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ import importlib
 
 _NAMES = {
     "tflite": ("Conversion", "MODES", "convert", "convert_file", "float_decoding_layers", "representative_crops",
-               "run_tflite", "op_report"),
+               "op_report"),
+    "runtime": ("run_tflite",),
     "bench": ("measure", "append_csv", "load_runtime", "COLUMNS"),
 }
 

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..results import read_commit
+
 SUITE, MIRROR = "bookworm", "http://deb.debian.org/debian"
 PYTHON = "3.11"  # bookworm's Python; the wheels are fetched for it
 ENV_VARIABLE = "KERASGP_ARM_ENV"  # where the environment is kept (default ~/.cache/kerasgp/arm64-bookworm)
@@ -245,7 +247,7 @@ def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None
     from ..pose.estimator import TFLitePoseModel, evaluate
     from .bench import make_interpreter
     from .replay import replay
-    from .tflite import _dequantise, _quantise
+    from .runtime import _dequantise, _quantise
 
     path = Path(model)
     env = env or environment()
@@ -310,7 +312,6 @@ def run(models, cpus=("pi4", "pi5"), limit: int | None = None, out="results/arm_
     from tqdm.auto import tqdm
 
     from ..data import DataWarning, build_cache, load
-    from ..experiments.runner import _read_commit
     from ..pose.estimator import TFLitePoseModel
     from ..results import write_csv
 
@@ -330,7 +331,7 @@ def run(models, cpus=("pi4", "pi5"), limit: int | None = None, out="results/arm_
         people = load("lspet", split="val")
     if limit is not None:
         people = dataclasses.replace(people, records=people.records[:limit], split=f"val-first{limit}")
-    commit, date = _read_commit(), __import__("datetime").datetime.now().isoformat(timespec="seconds")
+    commit, date = read_commit(), __import__("datetime").datetime.now().isoformat(timespec="seconds")
     rows, caches = [], {}
     for path in tqdm(paths, desc="arm-check", unit="model", disable=not progress):
         size = TFLitePoseModel(path).input_size

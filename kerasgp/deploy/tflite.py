@@ -15,9 +15,10 @@ Modes, as the TFLite post-training quantisation guide names them:
   default those are SimCC's decoding and, for argmax, its logits (`float_decoding_layers`, which says why).
 
 The conversion needs the TensorFlow backend. Under JAX or PyTorch, `convert` saves the model and
-`convert_file` reloads the `.keras` file in a subprocess with `KERAS_BACKEND=tensorflow`. Reading the
-result (`run_tflite`, `op_report`) needs only numpy and an interpreter (see kerasgp.deploy.bench), so
-Keras and TensorFlow are imported inside the functions that convert, never at module level.
+`convert_file` reloads the `.keras` file in a subprocess with `KERAS_BACKEND=tensorflow`. Running the
+result needs only numpy and an interpreter: that is `kerasgp.deploy.runtime` (`run_tflite`, re-exported
+here) and `kerasgp.deploy.bench`, which never load Keras; TensorFlow is imported inside the functions that
+convert.
 """
 from __future__ import annotations
 
@@ -36,12 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..pose.decoding import SIMCC_X, SIMCC_Y, FlipTestMerge
+from ..pose.estimator import load_keras  # noqa: F401  (kerasgp.deploy.tflite.load_keras, as before)
+from ..pose.heads import SimCCDecode
 from .bench import make_interpreter, native_output_to
+from .runtime import _content, _dequantise, _quantisation, _quantise, run_tflite  # noqa: F401
 
 MODES = ("float32", "dynamic", "int8")
 # Keras' SavedModel export names the outputs of a single tensor or a list/tuple output_0, output_1, ...
 # in the order of `model.outputs`, and those of a dict output by their keys.
-_LISTED_OUTPUT = re.compile(r"output_(\d+)")
 _CONVERSION_OPS = ("QUANTIZE", "DEQUANTIZE")
 _FLOAT_TYPES = ("float32", "float16", "float64")
 
@@ -136,15 +140,6 @@ def convert_file(keras_path, mode: str = "float32", representative=None, num_sam
     return _convert_in_subprocess(path, mode, representative, num_samples, out, float_layers)
 
 
-def load_keras(path):
-    """Load a `.keras` file in safe mode, with kerasgp's layers registered."""
-    import keras
-
-    from .. import backbones, layers, pose  # noqa: F401  (importing them registers the custom layers)
-
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
-
-
 def _input_shape(model) -> tuple:
     if len(model.inputs) != 1:
         raise ValueError(f"conversion handles single-input models; {model.name!r} has {len(model.inputs)} inputs")
@@ -233,9 +228,6 @@ def float_decoding_layers(model) -> list[str]:
     also a model output (a training model's raw logits) is named after the output, not its layer, and
     stays int8.
     """
-    from ..pose.decoding import SIMCC_X, SIMCC_Y, FlipTestMerge
-    from ..pose.heads import SimCCDecode
-
     found = []
 
     def visit(container, path):
@@ -435,11 +427,6 @@ def _worker(job_path: str) -> int:
     return code
 
 
-def _quantisation(detail: dict) -> tuple[float, int]:
-    scale, zero_point = detail["quantization"]
-    return float(scale), int(zero_point)
-
-
 def _describe(name: str, detail: dict, keras_output: str | None = None) -> dict:
     scale, zero_point = _quantisation(detail)
     described = {"name": name, "tensor": detail["name"], "shape": [int(d) for d in detail["shape"]],
@@ -462,17 +449,6 @@ def _conversion(content: bytes, mode: str, out, outputs: list[tuple[str, str]], 
                       input_details=[_describe(name, d) for name, d in inputs.items()],
                       output_details=[_describe(name, signature_outputs[name], keras) for name, keras in outputs],
                       op_report=op_report(content))
-
-
-def _content(model) -> bytes:
-    if isinstance(model, Conversion):
-        return model.content
-    if isinstance(model, (bytes, bytearray)):
-        return bytes(model)
-    path = Path(model)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such .tflite file")
-    return path.read_bytes()
 
 
 def _dtype_label(op: dict, tensors: dict, constants: set) -> str:
@@ -529,52 +505,6 @@ def format_op_report(report: dict, limit: int = 8) -> str:
         if len(items) > limit:
             lines.append(f"  ... and {len(items) - limit} more")
     return "\n".join(lines)
-
-
-def _quantise(x: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = np.dtype(detail["dtype"])
-    scale, zero_point = _quantisation(detail)
-    if np.issubdtype(dtype, np.integer) and scale > 0:
-        info = np.iinfo(dtype)
-        return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
-    return x.astype(dtype)
-
-
-def _dequantise(y: np.ndarray, detail: dict) -> np.ndarray:
-    scale, zero_point = _quantisation(detail)
-    if np.issubdtype(y.dtype, np.integer) and scale > 0:
-        return (y.astype(np.float32) - zero_point) * np.float32(scale)
-    return y
-
-
-def run_tflite(model, inputs, threads: int = 1):
-    """Run a converted model (a path, the bytes or a `Conversion`) on a float batch (N, H, W, C).
-
-    Inputs are quantised with the input's scale and zero point when the model takes int8, outputs
-    dequantised back to float, one sample per invoke (the converted batch is 1). Returns what the Keras
-    model returns: one array, a list in the Keras output order, or a dict by output name.
-    """
-    runner = make_interpreter(_content(model), threads).get_signature_runner()
-    input_details = runner.get_input_details()
-    if len(input_details) != 1:
-        raise ValueError(f"run_tflite handles single-input models; this one takes {sorted(input_details)}")
-    (input_name, detail), = input_details.items()
-    x = np.asarray(inputs, dtype=np.float32)
-    expected = tuple(int(d) for d in detail["shape"][1:])
-    if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
-        raise ValueError(f"run_tflite expects a batch (N, {', '.join(map(str, expected))}); got {x.shape}")
-    output_details = runner.get_output_details()
-    results = {name: [] for name in output_details}
-    for sample in x:
-        outputs = runner(**{input_name: _quantise(sample[None], detail)})
-        for name, value in outputs.items():
-            results[name].append(_dequantise(value, output_details[name]))
-    results = {name: np.concatenate(parts) for name, parts in results.items()}
-    listed = {name: _LISTED_OUTPUT.fullmatch(name) for name in results}
-    if all(listed.values()):
-        ordered = [results[name] for name in sorted(results, key=lambda n: int(listed[n].group(1)))]
-        return ordered[0] if len(ordered) == 1 else ordered
-    return results
 
 
 def representative_crops(input_size, count: int = 200, data: str = "lspet", seed: int = 0) -> np.ndarray:

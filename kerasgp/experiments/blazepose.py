@@ -43,8 +43,8 @@ from ..machine import describe
 from ..metrics import pckh
 from ..pose.decoding import deployable_model
 from ..pose.estimator import TFLitePoseModel, load_pose_model, model_input_size, predict_keypoints
+from ..results import read_commit
 from .deployment import check_timing, val_people
-from .runner import _read_commit
 from .timing import write_rows
 
 INPUT_SIZE = (256, 256)
@@ -173,7 +173,7 @@ def run(models, out="results/blazepose.csv", blazepose=None, threads=(1, 2), rou
     blazepose = Path(blazepose) if blazepose else locate("blazepose_full") / "pose_landmark_full.tflite"
     threads = check_timing(threads, rounds, runs)
     people = val_people(limit)
-    machine, commit = describe(), _read_commit()
+    machine, commit = describe(), read_commit()
     date = datetime.datetime.now().isoformat(timespec="seconds")
     caches, scored = {}, []  # scored: (name, kind, crop, size, file, scores)
 

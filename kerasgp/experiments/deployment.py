@@ -24,6 +24,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from ..results import read_commit
+
 FAMILIES = {"deeppose": "regression", "heatmap": "heatmap", "ipr": "IPR/DSNT", "dsnt": "IPR/DSNT",
             "simcc": "SimCC"}
 COLUMNS = ("model", "family", "input_size", "params", "macs", "pckh05_keras", "pckh05_float32", "pckh05_int8",
@@ -79,7 +81,6 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     from ..machine import describe
     from ..pose.decoding import deployable_model, with_flip_test
     from ..pose.estimator import TFLitePoseModel, load_pose_model, model_input_size
-    from .runner import _read_commit
     from .timing import write_rows
 
     paths = [Path(p) for p in models]
@@ -97,7 +98,7 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     # Read (and check) the rows to keep before any work, so a wrong --out fails before minutes of conversions.
     previous = _previous_rows(Path(out)) if append and out and Path(out).is_file() else []
     people = val_people(limit)
-    machine, commit = describe(), _read_commit()
+    machine, commit = describe(), read_commit()
     date = datetime.datetime.now().isoformat(timespec="seconds")
     jobs = [(p.stem.removesuffix("-lesson") + ("+flip" if flip_test else ""), p) for p in paths]
     if seed_rows:

@@ -25,8 +25,8 @@ from ..machine import describe
 from ..pose import evaluate
 from ..pose.decoding import deployable_model
 from ..pose.estimator import TFLitePoseModel, model_input_size
+from ..results import read_commit
 from .deployment import check_timing, val_people
-from .runner import _read_commit
 from .timing import write_rows
 
 BACKBONE = "mobilenet_v2_1.0"
@@ -66,7 +66,7 @@ def run(model_path, out="results/int8_probe.csv", variants=None, threads=(1,), r
     model = deployable_model(load_keras(path))
     size = model_input_size(model)
     cache = build_cache(people, size, progress=False)
-    machine, commit = describe(), _read_commit()
+    machine, commit = describe(), read_commit()
     date = datetime.datetime.now().isoformat(timespec="seconds")
     keras_score = evaluate(model, cache)
     scored = []

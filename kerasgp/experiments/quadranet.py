@@ -62,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import results
+
 BLOCK_TYPES = ("conv", "window_attention", "gnconv", "quadra", "skip")
 BASELINE = "conv"
 DEPTH = 24
@@ -307,7 +309,6 @@ def compare_blocks(blocks=BLOCK_TYPES, channels=(CHANNELS,), size: int = SIZE, d
     from tqdm.auto import tqdm
 
     from ..machine import describe
-    from .runner import _commit
 
     blocks, channels = tuple(blocks), tuple(int(c) for c in channels)
     if not blocks or not channels:
@@ -318,7 +319,7 @@ def compare_blocks(blocks=BLOCK_TYPES, channels=(CHANNELS,), size: int = SIZE, d
                        ("calibration", calibration)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
-    machine, commit = describe(), _commit()
+    machine, commit = describe(), results.commit()
     jobs = [(block, width) for width in channels for block in blocks]
     rows, models = {}, {}
     bar = tqdm(total=len(jobs) + 2, desc=f"Table II blocks x{depth} at {size}^2, batch {batch}", unit="step",

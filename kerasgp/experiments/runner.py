@@ -23,10 +23,8 @@ import collections
 import csv
 import dataclasses
 import datetime
-import functools
 import json
 import os
-import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -36,24 +34,6 @@ from ..machine import describe
 from .distribute import DataParallel, resolve_devices
 from .studies import STUDIES, recipe
 from .timing import keras_latency
-
-
-def _read_commit() -> str:
-    try:
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-@functools.cache
-def _commit() -> str:
-    """The commit, read once per process: `train_recipe` reads it before its first training, so edits made
-    to the tree while a long study runs do not relabel its later rows (they did: "+dirty" on clean code)."""
-    return _read_commit()
 
 
 # Data sets with an official train/val split (`kerasgp.data.load(name, split=...)`); every other one (the MPII
@@ -320,7 +300,7 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     from .training import Plan, PlanBatches, loss_of, simcc_sigma
 
     loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
-    commit = _commit()  # the tree this training starts from
+    commit = results.commit()  # the tree this training starts from
     people = _people(r)
     train_cache, val_cache = _caches(r, people)
     replicas = DataParallel(resolve_devices(devices))

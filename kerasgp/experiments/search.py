@@ -61,97 +61,17 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..backbones.quadranet import BLOCK_CODES, OFFICIAL_INITIALIZER, SKIP, arch_to_string, parse_block_code
+from ..backbones.quadranet import OFFICIAL_INITIALIZER, SKIP
 from ..layers.quadratic import fresh_initializer, norm_layer, quadra_block
 from ..results import write_csv
+# the space and the result file's reader live in a leaf module (studies.py reads the found network through it)
+from .search_space import (CANDIDATES, SEARCH_PATH, SearchSpace, arch_string, flatten_arch,  # noqa: F401
+                           found_backbone_options, parse_candidate, read_search)
 
-CANDIDATES = BLOCK_CODES  # QuadraBlock with kernel {3, 5, 7} x expansion {2, 4}, or "skip" (no block)
 # The columns of the latency lookup table, in order.
 LUT_COLUMNS = ("part", "candidate", "stage", "height", "width", "channels", "median_ms", "p90_ms", "runs",
                "threads", "runtime", "xnnpack", "machine", "cores", "arch", "date")
 LUT_PATH = "results/quadranet_lut.csv"
-SEARCH_PATH = "results/search.json"
-
-
-def parse_candidate(code: str) -> tuple[int, int] | None:
-    """"k5e2" -> (5, 2); "skip" -> None; anything else a ValueError (the backbone's rule)."""
-    return parse_block_code(code)
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchSpace:
-    """The searched macro-architecture: QuadraNet's layout with `positions` block choices per stage.
-
-    width: C, the first stage's channels (stages [C, 2C, 4C, 8C]); input_size: the deployment input
-    (square), which fixes every position's input shape and hence the LUT's entries.
-    """
-
-    width: int = 16
-    positions: tuple = (2, 2, 4, 2)
-    input_size: int = 128
-    candidates: tuple = CANDIDATES
-
-    def __post_init__(self):
-        object.__setattr__(self, "positions", tuple(self.positions))
-        object.__setattr__(self, "candidates", tuple(self.candidates))
-        if not isinstance(self.width, int) or self.width < 1:
-            raise ValueError(f"width must be an integer >= 1, got {self.width!r}")
-        if len(self.positions) != 4 or any(not isinstance(p, int) or p < 1 for p in self.positions):
-            raise ValueError(f"positions must be 4 integers >= 1 (one count per stage), got {self.positions!r}")
-        if not isinstance(self.input_size, int) or self.input_size < 32 or self.input_size % 32:
-            raise ValueError(f"input_size must be a multiple of 32 (four halvings after the stride-4 stem), "
-                             f"got {self.input_size!r}")
-        if not self.candidates or len(set(self.candidates)) != len(self.candidates):
-            raise ValueError(f"candidates must be distinct block codes, got {self.candidates!r}")
-        for code in self.candidates:
-            parse_candidate(code)
-
-    @property
-    def num_positions(self) -> int:
-        return sum(self.positions)
-
-    def stage_shapes(self) -> list[tuple[int, int, int]]:
-        """(height, width, channels) of every position's input, per stage (all positions of a stage
-        share it)."""
-        return [(self.input_size // 2 ** (2 + s), self.input_size // 2 ** (2 + s), self.width * 2 ** s)
-                for s in range(4)]
-
-    def stage_of_position(self) -> list[int]:
-        return [s for s, count in enumerate(self.positions) for _ in range(count)]
-
-    def arch(self, codes) -> list[list[str]]:
-        """A flat list of num_positions codes -> the per-stage lists `quadranet(arch=...)` takes."""
-        codes = list(codes)
-        if len(codes) != self.num_positions:
-            raise ValueError(f"expected {self.num_positions} block codes, one per position; got {len(codes)}")
-        for code in codes:
-            if code not in self.candidates:
-                raise ValueError(f"{code!r} is not a candidate of this space: {self.candidates}")
-        out, start = [], 0
-        for count in self.positions:
-            out.append(codes[start:start + count])
-            start += count
-        return out
-
-    def uniform(self, code: str) -> list[list[str]]:
-        return self.arch([code] * self.num_positions)
-
-    def to_dict(self) -> dict:
-        return {"width": self.width, "positions": list(self.positions), "input_size": self.input_size,
-                "candidates": list(self.candidates)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SearchSpace":
-        return cls(int(data["width"]), tuple(data["positions"]), int(data["input_size"]), tuple(data["candidates"]))
-
-
-def flatten_arch(arch) -> list[str]:
-    return [code for stage in arch for code in stage]
-
-
-def arch_string(arch) -> str:
-    """"k3e2,k7e4|skip,k5e2|..." : stages separated by | (kerasgp.backbones.quadranet.arch_to_string)."""
-    return arch_to_string(arch)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -239,7 +159,7 @@ def read_lut(path=LUT_PATH, space: SearchSpace | None = None) -> LatencyTable:
     return table
 
 
-def _convert_and_measure(model, representative, threads: int, runs: int, warmup: int, folder) -> dict:
+def convert_and_measure(model, representative, threads: int, runs: int, warmup: int, folder) -> dict:
     from ..deploy import convert
     from ..deploy.bench import measure
 
@@ -273,7 +193,7 @@ def measure_network(arch, space: SearchSpace, threads: int = 1, runs: int = 100,
 
     crops = representative_crops(space.input_size, count=calibration)
     with tempfile.TemporaryDirectory(prefix="kerasgp-search-") as folder:
-        row = _convert_and_measure(network(arch, space, norm), crops, threads, runs, warmup, folder)
+        row = convert_and_measure(network(arch, space, norm), crops, threads, runs, warmup, folder)
     keras.backend.clear_session()
     return row
 
@@ -303,7 +223,7 @@ def measure_lut(space: SearchSpace = SearchSpace(), threads: int = 1, runs: int 
     with tempfile.TemporaryDirectory(prefix="kerasgp-lut-") as folder:
         for stage, shape, code in tqdm(jobs, desc="latency table", unit="block", disable=not progress):
             samples = rng.standard_normal((calibration,) + shape).astype("float32")
-            timed = _convert_and_measure(block_model(code, shape), samples, threads, runs, warmup, folder)
+            timed = convert_and_measure(block_model(code, shape), samples, threads, runs, warmup, folder)
             rows.append(_lut_row("block", code, stage, shape, timed, machine, date))
             keras.backend.clear_session()
     for stage, shape in enumerate(space.stage_shapes()):
@@ -554,33 +474,6 @@ def search(space: SearchSpace = SearchSpace(), lut=LUT_PATH, latency_weight: flo
     return result
 
 
-def read_search(path=SEARCH_PATH) -> dict:
-    """The search result JSON, checked: a clear error if it is missing or lacks a valid arch."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no search result; run `python -m kerasgp search run` first "
-                                "(kerasgp.experiments.search.search)")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from None
-    for key in ("arch", "space"):
-        if key not in data:
-            raise ValueError(f"{path} has no {key!r}; expected the output of kerasgp.experiments.search.search")
-    space = SearchSpace.from_dict(data["space"])
-    space.arch(flatten_arch(data["arch"]))  # the codes and their count fit the space
-    if [len(stage) for stage in data["arch"]] != list(space.positions):
-        raise ValueError(f"{path}: arch has {[len(s) for s in data['arch']]} positions per stage; the space has "
-                         f"{list(space.positions)}")
-    return data
-
-
-def found_backbone_options(path=SEARCH_PATH) -> dict:
-    """kerasgp.backbones.get("quadranet", **options) options of the found network, read from `path`."""
-    data = read_search(path)
-    return {"width": int(data["space"]["width"]), "arch": [list(stage) for stage in data["arch"]], "norm": "batch"}
-
-
 # --------------------------------------------------------------------------------------------------------
 # Latency of hand designs and of a study's pose models
 
@@ -608,55 +501,11 @@ def hand_design_latency(designs: dict = HAND_DESIGNS, space: SearchSpace = Searc
     with tempfile.TemporaryDirectory(prefix="kerasgp-hand-") as folder:
         for name, options in designs.items():
             model = quadranet(input_shape=(space.input_size, space.input_size, 3), name=name, **options)
-            timed = _convert_and_measure(model, crops, threads, runs, 10, folder)
+            timed = convert_and_measure(model, crops, threads, runs, 10, folder)
             rows.append({"name": name, "options": options, "params": model.count_params(),
                          "median_ms": timed["median_ms"], "p90_ms": timed["p90_ms"], "runtime": timed["runtime"],
                          "threads": threads})
             keras.backend.clear_session()
     if out:
         _write_json({"input_size": space.input_size, "designs": rows}, out)
-    return rows
-
-
-STUDY_LATENCY_COLUMNS = ("study", "variant", "backbone", "backbone_options", "params", "pose_int8_ms",
-                         "pose_int8_p90_ms", "backbone_int8_ms", "int8_float_ops", "input_size", "threads", "runtime",
-                         "xnnpack", "machine", "date")
-
-
-def study_latency(study: str = "quadranet_search", scale: str = "lesson", threads: int = 1, runs: int = 100,
-                  variants=None, out="results/quadranet_search_latency.csv", progress: bool = True) -> list[dict]:
-    """TFLite int8 latency (1 thread, LiteRT) of each variant's untrained pose model and its backbone, as
-    the runner builds them (latency does not depend on the weights' values). One CSV row per variant."""
-    from tqdm.auto import tqdm
-
-    from .. import backbones
-    from ..deploy import convert, representative_crops
-    from ..deploy.bench import measure
-    from ..machine import describe
-    from .runner import build_model
-    from .studies import STUDIES, recipe
-
-    machine, date, rows = describe(), datetime.datetime.now().isoformat(timespec="seconds"), []
-    names = list(variants or STUDIES[study])
-    with tempfile.TemporaryDirectory(prefix="kerasgp-study-latency-") as folder:
-        for name in tqdm(names, desc=f"{study} latency", unit="variant", disable=not progress):
-            r = recipe(study, name, scale)
-            size = r["input_size"]
-            crops = representative_crops(size, count=32)
-            model = build_model(r, 14, name)  # what the runner trains, the recipe's head options included
-            path = Path(folder) / f"{name}_pose.tflite"
-            conversion = convert(model, mode="int8", representative=crops, num_samples=len(crops), out=path)
-            pose = measure(str(path), threads=threads, runs=runs)
-            body = backbones.get(r["backbone"], input_shape=(size, size, 3), **r["backbone_options"])
-            backbone = _convert_and_measure(body, crops, threads, runs, 10, folder)
-            rows.append({"study": study, "variant": name, "backbone": r["backbone"],
-                         "backbone_options": json.dumps(r["backbone_options"], sort_keys=True),
-                         "params": model.count_params(), "pose_int8_ms": pose["median_ms"],
-                         "pose_int8_p90_ms": pose["p90_ms"], "backbone_int8_ms": backbone["median_ms"],
-                         "int8_float_ops": len(conversion.op_report.get("float_ops", [])), "input_size": size,
-                         "threads": threads, "runtime": pose["runtime"], "xnnpack": pose["xnnpack"],
-                         "machine": machine["cpu"], "date": date})
-            keras.backend.clear_session()
-    if out:
-        write_csv(rows, out, STUDY_LATENCY_COLUMNS)
     return rows

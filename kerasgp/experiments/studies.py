@@ -10,6 +10,8 @@ seed; only its overrides differ, and its CSV row records them. Scales:
 """
 from __future__ import annotations
 
+from .search_space import found_backbone_options
+
 BASE_RECIPE = {
     "data": "lspet",
     "backbone": "shufflenet_v2_x0.5",
@@ -108,12 +110,7 @@ class Deferred:
 def _found_quadranet(path: str = "results/search.json"):
     """A Deferred reading the backbone options of a search result (kerasgp.experiments.search)."""
 
-    def options() -> dict:
-        from .search import found_backbone_options
-
-        return found_backbone_options(path)
-
-    return Deferred(options, path)
+    return Deferred(lambda: found_backbone_options(path), path)
 
 
 # The seed pose study (lesson 10). Every row of both studies trains with flip-only

@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import keras
 
+from .conv import conv_bn
+
+
 def conv_bn_act(x, filters: int, kernel_size: int, stride: int = 1, *, name: str, activation: str | None = "silu",
                 padding: str = "same"):
     """Conv (no bias) + BN + activation: YOLOv7's `Conv` module (models/common.py; SiLU by default) and
     VoVNet's conv3x3/conv1x1 (with ReLU). activation="leaky_relu" is LeakyReLU(0.1), YOLOv7-tiny's
-    nn.LeakyReLU(0.1) (backbones.common.activation_layer)."""
-    # Imported here, not at the top: kerasgp.backbones imports this module, and a top-level import of
-    # kerasgp.backbones.common would make `import kerasgp.layers` circular.
-    from ..backbones.common import conv_bn
-
+    nn.LeakyReLU(0.1) (layers.conv.activation_layer)."""
     return conv_bn(x, filters, kernel_size, stride, name=name, padding=padding, activation=activation)
 
 

@@ -29,6 +29,8 @@ from typing import Callable
 import keras
 from keras import ops
 
+from .conv import conv_bn
+
 SPLITS = ("conv", "slice")
 TRANSITIONS = ("csp", "fusion_first", "fusion_last")
 
@@ -198,9 +200,6 @@ def csp_stage(x, block_fn: Callable, out_channels: int, *, name: str, split: str
         raise ValueError(f"transition must be one of {TRANSITIONS}, got {transition!r}")
     if not 0.0 < part_ratio < 1.0:
         raise ValueError(f"part_ratio (the block's share of the channels) must lie in (0, 1), got {part_ratio}")
-    # Imported here because kerasgp.backbones imports kerasgp.layers: a module-level import would be circular.
-    from ..backbones.blocks import conv_bn_act
-
     in_channels = x.shape[-1]
     if split == "slice":
         if part_channels is not None:
@@ -221,19 +220,19 @@ def csp_stage(x, block_fn: Callable, out_channels: int, *, name: str, split: str
         if block_width < 1 or cross_width < 1:
             raise ValueError(f"{name}: parts of {block_width} (block) and {cross_width} (cross) channels; "
                              f"both must be >= 1")
-        cross = conv_bn_act(x, cross_width, 1, name=f"{name}_cross", activation=activation)
-        part = conv_bn_act(x, block_width, 1, name=f"{name}_part", activation=activation)
+        cross = conv_bn(x, cross_width, 1, name=f"{name}_cross", activation=activation)
+        part = conv_bn(x, block_width, 1, name=f"{name}_part", activation=activation)
 
     y = block_fn(part, f"{name}_block")
     if transition == "csp":
-        y = conv_bn_act(y, y.shape[-1], 1, name=f"{name}_block_transition", activation=activation)
+        y = conv_bn(y, y.shape[-1], 1, name=f"{name}_block_transition", activation=activation)
     elif transition == "fusion_last":
         width = out_channels - cross_width
         if width < 1:
             raise ValueError(f"{name}: fusion_last needs out_channels > the cross part's {cross_width} channels; "
                              f"got out_channels={out_channels}")
-        y = conv_bn_act(y, width, 1, name=f"{name}_block_transition", activation=activation)
+        y = conv_bn(y, width, 1, name=f"{name}_block_transition", activation=activation)
     y = keras.layers.Concatenate(name=f"{name}_concat")([y, cross])
     if transition in ("csp", "fusion_first"):
-        y = conv_bn_act(y, out_channels, 1, name=f"{name}_transition", activation=activation)
+        y = conv_bn(y, out_channels, 1, name=f"{name}_transition", activation=activation)
     return y

@@ -20,9 +20,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .. import backbones
+from .. import backbones, layers  # noqa: F401  (layers: load_keras needs its layers registered)
+from ..data import DATASETS, DataWarning, build_cache, default_split, load
+from ..data.coco import coco_api
+from ..data.layouts import LSP14, MPII_TO_LSP
+from ..data.pipeline import PoseBatches
 from ..data.transforms import apply_affine, invert_affine
-from ..metrics import pck_torso, pckh
+from ..deploy.bench import make_interpreter
+from ..deploy.runtime import run_tflite
+from ..metrics import coco_keypoint_ap, pck_torso, pckh
 from ..weights import PRETRAINED
 from .decoding import (confidence, crop_units_to_pixels, decode, decode_heatmaps, decode_simcc,  # noqa: F401
                        deployable_model, output_kind)
@@ -169,8 +175,6 @@ def predict_keypoints(model, batches, split_ratio: float = 2.0, head: str | None
 def _joint_selection(num_predicted: int, layout):
     """(gt joint indices or None, the layout of the predicted joints): a 14-joint LSP model on MPII-16 data
     is scored on MPII's 14 LSP joints (MPII less pelvis and thorax); other mismatches are errors."""
-    from ..data.layouts import LSP14, MPII_TO_LSP
-
     if num_predicted == layout.num_joints:
         return None, layout
     if layout.name == "mpii16" and num_predicted == LSP14.num_joints:
@@ -185,8 +189,6 @@ def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indic
     On MPII-16 data "pckh@0.5_official" adds MPII's official total (Andriluka et al. 2014, as mmpose's
     MpiiPCKAccuracy): pelvis and thorax left out, joints counted where the annotation labels them
     (joints_vis). A 14-joint LSP model is scored on those same 14 joints, so there it equals "pckh@0.5"."""
-    from ..data.pipeline import PoseBatches
-
     batches = PoseBatches(cache, batch_size=batch_size, targets="coords", indices=indices)
     pred, rows = predict_keypoints(model, batches, split_ratio, head)
     gt = apply_affine(cache.keypoints[rows], invert_affine(cache.to_crop[rows]))
@@ -213,9 +215,6 @@ def evaluate_coco(model, people, cache, batch_size: int = 64, split_ratio: float
     Top-down on the ground-truth boxes, one prediction per annotated person; its score is the mean
     confidence of its joints when the model gives one (a deployed model, or RLE's sigma), else 1. Only the
     images that hold an evaluated person are scored."""
-    from ..data.pipeline import PoseBatches
-    from ..metrics import coco_keypoint_ap
-
     if people.layout.name != "coco17":
         raise ValueError(f"OKS AP needs COCO-17 data; {people.name!r} has the layout {people.layout.name!r}")
     try:
@@ -236,7 +235,7 @@ def evaluate_coco(model, people, cache, batch_size: int = 64, split_ratio: float
         predictions.append({"image_id": record.image_id, "category_id": 1, "score": float(joint_scores.mean()),
                             "keypoints": [float(v) for v in keypoints.ravel()]})
     image_ids = sorted({p["image_id"] for p in predictions})
-    result = coco_keypoint_ap(people.source_files[0], predictions, image_ids)
+    result = coco_keypoint_ap(coco_api(str(people.source_files[0])), predictions, image_ids)
     return {**result, "people": len(rows), "images": len(image_ids)}
 
 
@@ -245,8 +244,6 @@ class TFLitePoseModel:
     `kerasgp.deploy.run_tflite` (inputs quantised and outputs dequantised for an int8 model)."""
 
     def __init__(self, path, threads: int = 1):
-        from ..deploy.bench import make_interpreter
-
         self.path, self.threads = Path(path), threads
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such .tflite file")
@@ -260,8 +257,6 @@ class TFLitePoseModel:
         self.name = self.path.stem
 
     def predict_on_batch(self, images):
-        from ..deploy.tflite import run_tflite
-
         return run_tflite(self.content, images, threads=self.threads)
 
 
@@ -274,9 +269,13 @@ def load_pose_model(path):
         raise ValueError(f"a pose model is a .keras or .tflite file; got {path}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such .keras file")
-    from ..deploy.tflite import load_keras
-
     return load_keras(path)
+
+
+def load_keras(path):
+    """Load a `.keras` file in safe mode, with kerasgp's layers registered (importing kerasgp.layers,
+    kerasgp.backbones and kerasgp.pose registers them; this module imports all three)."""
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
 def model_input_size(model) -> tuple[int, int]:
@@ -303,8 +302,6 @@ def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None 
     people (a quick check).
     flip_test: a `.keras` model scored with the flip test (`decoding.flip_test_model`, the data set's
     left/right pairs); a `.tflite` file carries its flip test inside, if it was exported with one."""
-    from ..data import DATASETS, DataWarning, build_cache, default_split, load
-
     name = EVALUATION_DATA.get(data, data)
     if name not in DATASETS:
         raise ValueError(f"unknown data set {data!r}; choose from {sorted(EVALUATION_DATA)} or {list(DATASETS)}")
