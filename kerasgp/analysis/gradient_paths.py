@@ -157,6 +157,18 @@ class _Graph:
         return [vertex_of[id(tensor)] for tensor in function._outputs]
 
 
+def layer_calls(model) -> list[tuple]:
+    """The model's graph as (layer or None for an input, the indices of the calls feeding it), in execution
+    order, nested models expanded: what the path analyser walks, for drawing (`kerasgp.viz.draw_graph`)."""
+    function = functional_graph(model)
+    if function is None:
+        raise ValueError(f"layer_calls needs a Functional Keras model; got {type(model).__name__}")
+    graph = _Graph()
+    inputs = [graph.add(None, set(), ()) for _ in function._inputs]
+    graph.expand(function, inputs, ())
+    return [(operation, sorted(predecessors)) for operation, predecessors in zip(graph.operations, graph.predecessors)]
+
+
 def _output_names(function, graph: _Graph, output_vertices) -> list[str]:
     """Dict outputs by their keys; list or single outputs by the layer that makes them (inside any
     nested model)."""

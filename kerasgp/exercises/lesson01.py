@@ -1,4 +1,4 @@
-"""Lesson 01's exercises: PCKh from its definition."""
+"""Lesson 01's exercises: a Gaussian heatmap target, and PCKh from its definition."""
 from __future__ import annotations
 
 import numpy as np
@@ -64,3 +64,41 @@ def pckh(answer) -> str:
         raise Wrong(f"PCKh@{threshold} of these 40 people is {want:.2f}; got {got:.2f}.{why}")
     return ("right: correct / counted, over the visible joints of the people with a head size; correct: error ≤ "
             "threshold × head size")
+
+
+def gaussian_heatmap_reference(center, map_size, sigma: float) -> np.ndarray:
+    """(h, w) target of one joint at `center` = (x, y) in map cells: exp(-((col - x)^2 + (row - y)^2) / (2
+    sigma^2)), peak 1 at the joint (`targets.heatmap_targets`, once the keypoint is in cells)."""
+    (x, y), (width, height) = center, map_size
+    cols, rows = np.arange(width), np.arange(height)
+    return np.exp(-((cols[None, :] - x) ** 2 + (rows[:, None] - y) ** 2) / (2 * sigma**2))
+
+
+@exercise("01.gaussian_heatmap")
+def gaussian_heatmap(answer) -> str:
+    """answer(center (x, y) in cells, map_size (w, h), sigma) -> the (h, w) heatmap target of one joint."""
+    for center, size, sigma in (((5.0, 3.0), (8, 6), 1.0), ((2.3, 7.6), (10, 12), 1.5), ((12.0, 4.0), (16, 16), 2.0),
+                                ((20.25, 30.5), (32, 32), 1.0)):
+        want = gaussian_heatmap_reference(center, size, sigma)
+        got = np.asarray(call(answer, center, size, sigma), dtype=np.float64)
+        case = f"joint at {center} on a {size[0]} x {size[1]} (w x h) map, sigma {sigma}"
+        if got.shape != want.shape:
+            if got.shape == want.shape[::-1]:
+                raise Wrong(f"{case}: the map has h rows and w columns, shape {want.shape}; got {got.shape}. Rows are "
+                            "y and columns x: map[y, x].")
+            raise Wrong(f"{case}: the map has shape (h, w) = {want.shape}; got {got.shape}")
+        if np.allclose(got, want, atol=1e-5):
+            continue
+        if np.allclose(got, gaussian_heatmap_reference(center[::-1], size, sigma), atol=1e-5):
+            why = " x and y are swapped: rows are y and columns x, map[y, x]."
+        elif np.allclose(got, want ** 2, atol=1e-5):
+            why = " The Gaussian is exp(-d² / (2 sigma²)); without the 2 it is √2 times too narrow."
+        elif np.allclose(got, want / want.sum(), rtol=1e-4, atol=1e-8):
+            why = (" A heatmap target has its peak at 1, it is not normalised to sum 1 (SimCC's 1-D targets "
+                   "are; heatmaps are regressed with a mean squared error).")
+        else:
+            why = ""
+        row, col = np.unravel_index(np.argmax(np.abs(got - want)), want.shape)
+        raise Wrong(f"{case}: cell (row {row}, column {col}) should hold {want[row, col]:.4f}; got {got[row, col]:.4f}."
+                    f"{why}")
+    return "right: exp(-((x' - x)² + (y' - y)²) / (2 sigma²)) over the cells (x', y'), peak 1, rows are y"

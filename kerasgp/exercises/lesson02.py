@@ -1,4 +1,4 @@
-"""Lesson 02's exercises: gradient timestamps counted by hand."""
+"""Lesson 02's exercises: gradient timestamps counted by hand, through a residual stack and a dense block."""
 from __future__ import annotations
 
 from .core import Wrong, call, exercise
@@ -37,3 +37,48 @@ def residual_timestamps(answer) -> str:
                    if paths == len(want_lengths) else " Each unit doubles the paths: skip it or cross it.")
             raise Wrong(f"{case}: {want_paths:,} paths reach the stem; got {paths!r}.{why}")
     return "right: lengths 2 + c·k for k = 0 .. units crossed, and 2 ** units paths (each unit skipped or crossed)"
+
+
+def dense_stem_paths(num_layers: int, convs_per_layer: int) -> tuple[list[int], int]:
+    """The stem's gradient timestamps and path count in stem -> a dense block of `num_layers` layers (each
+    `convs_per_layer` convs, reading the concatenation of the stem and every earlier layer; the block's
+    output is the concatenation of all) -> global pool -> fc: a path crosses any subset of the layers, in
+    order, so each layer is crossed or skipped; the stem and fc count."""
+    return [2 + convs_per_layer * crossed for crossed in range(num_layers + 1)], 2 ** num_layers
+
+
+@exercise("02.dense_block_paths")
+def dense_block_paths(answer) -> str:
+    """answer(num_layers, convs_per_layer) -> (sorted distinct path lengths from the stem, number of paths)."""
+    for layers, convs in ((3, 1), (1, 1), (4, 2), (6, 1), (12, 2), (0, 1)):
+        want_lengths, want_paths = dense_stem_paths(layers, convs)
+        got = call(answer, layers, convs)
+        if not (isinstance(got, tuple) and len(got) == 2):
+            raise Wrong(f"return two things, (timestamps, number of paths); got {type(got).__name__}")
+        lengths, paths = got
+        try:
+            lengths = sorted(int(v) for v in lengths)
+        except (TypeError, ValueError):
+            raise Wrong(f"the timestamps are a list of path lengths (whole numbers); got {lengths!r}") from None
+        case = f"a dense block of {layers} layer(s) of {convs} conv(s)"
+        if lengths != want_lengths:
+            if lengths == [want_lengths[0], want_lengths[-1]]:
+                why = (" A path may cross any number of the layers, from none to all of them: every count gives a "
+                       "timestamp, not only the two ends.")
+            elif lengths == [2 + crossed for crossed in range(layers + 1)]:
+                why = f" Every layer crossed adds its {convs} convs to the length (a 1×1 bottleneck and a 3×3 are 2)."
+            else:
+                why = (" Each layer is either crossed (its convs add to the length) or skipped through the "
+                       "concatenations; count the stem and the fc too.")
+            raise Wrong(f"{case}: the stem's timestamps are {want_lengths}; got {lengths}.{why}")
+        if paths != want_paths:
+            if paths == layers + 1:
+                why = (" One path per length is VoVNet's one-shot aggregation, where each conv feeds only the next "
+                       "one and the final concatenation. In a dense block every layer reads all earlier outputs, "
+                       "so each layer is crossed or skipped on its own: 2 ** n paths.")
+            else:
+                why = " Each layer is crossed or skipped independently of the others."
+            raise Wrong(f"{case}: {want_paths:,} paths reach the stem; got {paths!r}.{why}")
+    return ("right: lengths 2 + c·k (k = 0 .. n layers crossed) and 2 ** n paths, as for n residual units: a "
+            "concatenation lets each layer be skipped as an add does; the two differ on the data path, not the "
+            "gradient path")
