@@ -1,4 +1,8 @@
-"""`python -m kerasgp ...`: the workbook's command line (README, "Command line")."""
+"""`python -m kerasgp ...`: the workbook's command line (README, "Command line").
+
+Each handler imports what it runs inside itself, on purpose: `python -m kerasgp --help`, `data fetch` and
+`bench` (on a board with only numpy and LiteRT) must start without loading Keras, TensorFlow or torch.
+"""
 from __future__ import annotations
 
 import argparse

@@ -89,7 +89,7 @@ def test_lspet_keeps_its_official_split_and_first_n_people(monkeypatch):
         calls.append((name, split))
         return _poseset([1] * 12, layout=LSP14)
 
-    monkeypatch.setattr("kerasgp.data.load", fake_load)
+    monkeypatch.setattr(runner, "load", fake_load)  # the loader the runner calls
     assert "lspet" in OFFICIAL_SPLITS
     train, val = runner._people({**recipe("pretraining", "shufflenet_v2_x0.5_pretrained", "lesson"),
                                  "train_people": 5, "val_people": None})
@@ -106,7 +106,7 @@ def test_coco2017_keeps_its_official_split_ordered_by_image_and_cut_to_whole_ima
         calls.append((name, split))
         return _poseset([2, 3, 4, 1], shuffle_seed=1)  # people of an image scattered through the file
 
-    monkeypatch.setattr("kerasgp.data.load", fake_load)
+    monkeypatch.setattr(runner, "load", fake_load)  # the loader the runner calls
     assert "coco2017" in OFFICIAL_SPLITS and "coco2017" not in runner.LSPET_ROWS
     train, val = runner._people({**recipe("datasets", "coco_sample", "smoke"), "data": "coco2017",
                                  "train_people": 6, "val_people": None})
@@ -158,7 +158,7 @@ def test_ablate_data_overrides_every_variant_and_records_it(monkeypatch, tmp_pat
 def test_lspet_rows_keep_their_metric_columns_and_append_nothing(monkeypatch):
     metrics = {"pckh@0.5": 41.234, "pckh@0.1": 9.876, "pck@0.2": 30.05, "per_joint_pckh@0.5": {"neck": 50.04},
                "people": 64, "people_without_head_size": 2}
-    monkeypatch.setattr("kerasgp.pose.evaluate", lambda model, cache, split_ratio: metrics)
+    monkeypatch.setattr(runner, "evaluate", lambda model, cache, split_ratio: metrics)
     columns, appended = runner.evaluate_split(None, None, recipe("heads", "deeppose", "smoke"))
     assert appended == {}
     assert columns == {"pckh@0.5": 41.23, "pckh@0.1": 9.88, "pck@0.2": 30.05, "per_joint_pckh@0.5": '{"neck": 50.0}',

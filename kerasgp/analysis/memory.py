@@ -49,6 +49,8 @@ import subprocess
 import sys
 import tempfile
 
+from ..pose.estimator import load_keras
+
 _MARKER = "kerasgp-peak-memory "
 
 
@@ -178,8 +180,6 @@ def _measure(path: str, batch_size: int, shapes: list[list[int]] | None, trainin
 
     import keras
     import numpy as np
-
-    from ..pose.estimator import load_keras
 
     model = load_keras(path)
     shapes = _input_shapes(model, None) if shapes is None else shapes

@@ -13,14 +13,13 @@ from pathlib import Path
 
 from ..machine import describe
 from ..results import append_row
+from . import PoseBatches, build_cache, load
 
 
 def run(input_size: int = 128, batch_size: int = 64, batches: int | None = None, targets="heatmap",
         out: str | Path | None = "results/data_pipeline.csv", progress: bool = True, workers: int = 1) -> dict:
     """workers: threads making batches at once (the cache is a memory map and OpenCV's warp and the numpy
     encoders release the GIL, so threads scale where the cores allow); 1: one after another."""
-    from . import PoseBatches, build_cache, load
-
     if int(workers) < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
 

@@ -29,7 +29,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from .coco import load_coco
 from .download import ChecksumError, download, file_name, safe_extract, sha256_of, staged
+from .mpii import read_json
 
 ANNOTATIONS_ZIP = "annotations_trainval2017.zip"
 VAL_ZIP = "val2017.zip"
@@ -168,8 +170,6 @@ def fetch_coco2017(spec: dict, dest, *, progress: bool = True, people: int | Non
     (None: every val2017 person with keypoints). workers: train images downloaded at once."""
     from tqdm.auto import tqdm
 
-    from .mpii import read_json
-
     people = _count(DEFAULT_PEOPLE if people is None else people, "people")
     val_people = _count(val_people, "val_people")
     dest = Path(dest)
@@ -248,8 +248,6 @@ def load_coco2017(root: str, split: str = "val", strict: bool = False, name: str
     """COCO 2017 person keypoints as fetched by `fetch_coco2017` (layout COCO17), people ordered by image id
     then annotation id. split "train": the fetched train subset; "val": the val2017 people with keypoints
     (the val subset when the fetch capped them). Read by `coco.load_coco`."""
-    from .coco import load_coco
-
     if split not in ("train", "val"):
         raise ValueError(f"unknown coco2017 split {split!r}; known: ['train', 'val']")
     if split == "train":

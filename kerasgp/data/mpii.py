@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .download import ChecksumError, DownloadError, _unsafe, candidate_urls, download, file_name, safe_extract, staged
+from .images import image_size
 from .layouts import MPII16
 from .records import LoadReport, PersonInstance, PoseSet, checked_person
 
@@ -158,8 +160,6 @@ def check_annotations(folder: Path, expected: dict | None) -> tuple[list, list, 
     """Read and check mmpose's MPII annotations by content (no checksum is published for them): JSON lists
     of the expected lengths, mpii_gt_val.mat with one column per val person whose `pos_gt_src` agrees with
     mpii_val.json's joints (so its rows line up)."""
-    from .download import ChecksumError
-
     splits = {}
     for split, file in SPLIT_FILES.items():
         items = read_json(str(folder / file))
@@ -217,8 +217,6 @@ def stream_images(urls: list[str], wanted: set[str], folder: Path, progress: boo
     import tarfile
 
     from tqdm.auto import tqdm
-
-    from .download import ChecksumError, DownloadError, _unsafe, file_name
 
     failures, refused = [], False
     for url in urls:
@@ -279,8 +277,6 @@ def fetch_mpii(spec: dict, dest, *, progress: bool = True, people: int | None = 
     the kept val people's columns), images/ and subset.json (what was kept, from where)."""
     import scipy.io
 
-    from .download import candidate_urls, download, safe_extract, staged
-
     sources = spec.get("sources", [])
     if len(sources) != 2:
         raise ValueError(f"the mpii manifest entry needs two sources (annotations tar, images tar.gz); it has "
@@ -311,7 +307,6 @@ def fetch_mpii(spec: dict, dest, *, progress: bool = True, people: int | None = 
 
         urls = [u for alt in _alternatives(image_source) for u in candidate_urls(alt["url"])]
         image_url = stream_images(urls, wanted, tmp / "images", progress)
-        from .images import image_size
 
         for name in sorted(wanted):
             image_size(str(tmp / "images" / name))  # a kept file must at least be a readable image

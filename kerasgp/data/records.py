@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .images import image_size
 from .layouts import JointLayout
 
 
@@ -126,8 +127,6 @@ def check_keypoints_in_image(keypoints, visibility, image_size, *, path, index, 
 def checked_person(keypoints, visibility, image_path, *, index, strict, report):
     """The image size and the visibility after `check_keypoints_in_image`; visibility is None (and the
     skip counted) when no joint is left visible."""
-    from .images import image_size
-
     size = image_size(image_path, index)
     visibility = check_keypoints_in_image(keypoints, visibility, size, path=image_path, index=index,
                                           strict=strict, report=report)

@@ -35,7 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..results import read_commit
+from ..data import DataWarning, build_cache, load
+from ..data.pipeline import PoseBatches
+from ..pose.estimator import TFLitePoseModel, evaluate
+from ..results import read_commit, write_csv
+from .bench import make_interpreter
+from .replay import replay
+from .runtime import _dequantise, _quantise
 
 SUITE, MIRROR = "bookworm", "http://deb.debian.org/debian"
 PYTHON = "3.11"  # bookworm's Python; the wheels are fetched for it
@@ -243,12 +249,6 @@ def compare(model, cache, cpus=("pi4", "pi5"), env: ArmEnvironment | None = None
     """Rows (COLUMNS without commit and date) of one int8 `.tflite` pose model: run here and as each ARM
     CPU on every person of `cache` (a crop cache at the model's input size), outputs compared. xnnpack=False
     runs both sides on the runtime's built-in kernels instead of XNNPACK."""
-    from ..data.pipeline import PoseBatches
-    from ..pose.estimator import TFLitePoseModel, evaluate
-    from .bench import make_interpreter
-    from .replay import replay
-    from .runtime import _dequantise, _quantise
-
     path = Path(model)
     env = env or environment()
     details = make_interpreter(path.read_bytes(), xnnpack=False).get_signature_runner()
@@ -310,10 +310,6 @@ def run(models, cpus=("pi4", "pi5"), limit: int | None = None, out="results/arm_
 
     import pandas as pd
     from tqdm.auto import tqdm
-
-    from ..data import DataWarning, build_cache, load
-    from ..pose.estimator import TFLitePoseModel
-    from ..results import write_csv
 
     if not cpus:
         raise ValueError(f"name at least one CPU model of {sorted(CPUS)}")

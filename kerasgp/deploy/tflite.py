@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import DataWarning, build_cache, load
+from ..data.pipeline import PoseBatches
 from ..pose.decoding import SIMCC_X, SIMCC_Y, FlipTestMerge
 from ..pose.estimator import load_keras  # noqa: F401  (kerasgp.deploy.tflite.load_keras, as before)
 from ..pose.heads import SimCCDecode
@@ -514,9 +516,6 @@ def representative_crops(input_size, count: int = 200, data: str = "lspet", seed
     input_size: an int or (width, height). The crops go through the crop cache (only the drawn people
     are decoded), so a second call is fast.
     """
-    from ..data import DataWarning, build_cache, load
-    from ..data.pipeline import PoseBatches
-
     width, height = (input_size, input_size) if np.isscalar(input_size) else input_size
     if count < 1:
         raise ValueError(f"count must be >= 1, got {count}")

@@ -10,19 +10,23 @@ def residual_stem_paths(units: int, convs_per_unit: int) -> tuple[list[int], int
     return [2 + convs_per_unit * crossed for crossed in range(units + 1)], 2 ** units
 
 
+def _timestamps_and_paths(got) -> tuple[list[int], object]:
+    """The answer's (sorted timestamps, number of paths), or Wrong saying what shape it should have."""
+    if not (isinstance(got, tuple) and len(got) == 2):
+        raise Wrong(f"return two things, (timestamps, number of paths); got {type(got).__name__}")
+    lengths, paths = got
+    try:
+        return sorted(int(v) for v in lengths), paths
+    except (TypeError, ValueError):
+        raise Wrong(f"the timestamps are a list of path lengths (whole numbers); got {lengths!r}") from None
+
+
 @exercise("02.residual_timestamps")
 def residual_timestamps(answer) -> str:
     """answer(units, convs_per_unit) -> (sorted distinct path lengths from the stem, number of paths)."""
     for units, convs in ((1, 2), (3, 2), (16, 2), (4, 3), (0, 2)):
         want_lengths, want_paths = residual_stem_paths(units, convs)
-        got = call(answer, units, convs)
-        if not (isinstance(got, tuple) and len(got) == 2):
-            raise Wrong(f"return two things, (timestamps, number of paths); got {type(got).__name__}")
-        lengths, paths = got
-        try:
-            lengths = sorted(int(v) for v in lengths)
-        except (TypeError, ValueError):
-            raise Wrong(f"the timestamps are a list of path lengths (whole numbers); got {lengths!r}") from None
+        lengths, paths = _timestamps_and_paths(call(answer, units, convs))
         case = f"{units} unit(s) of {convs} convs"
         if lengths != want_lengths:
             if lengths == [v - 2 for v in want_lengths]:
@@ -43,8 +47,8 @@ def dense_stem_paths(num_layers: int, convs_per_layer: int) -> tuple[list[int], 
     """The stem's gradient timestamps and path count in stem -> a dense block of `num_layers` layers (each
     `convs_per_layer` convs, reading the concatenation of the stem and every earlier layer; the block's
     output is the concatenation of all) -> global pool -> fc: a path crosses any subset of the layers, in
-    order, so each layer is crossed or skipped; the stem and fc count."""
-    return [2 + convs_per_layer * crossed for crossed in range(num_layers + 1)], 2 ** num_layers
+    order, so each layer is crossed or skipped; the stem and fc count: the residual stack's count."""
+    return residual_stem_paths(num_layers, convs_per_layer)
 
 
 @exercise("02.dense_block_paths")
@@ -52,14 +56,7 @@ def dense_block_paths(answer) -> str:
     """answer(num_layers, convs_per_layer) -> (sorted distinct path lengths from the stem, number of paths)."""
     for layers, convs in ((3, 1), (1, 1), (4, 2), (6, 1), (12, 2), (0, 1)):
         want_lengths, want_paths = dense_stem_paths(layers, convs)
-        got = call(answer, layers, convs)
-        if not (isinstance(got, tuple) and len(got) == 2):
-            raise Wrong(f"return two things, (timestamps, number of paths); got {type(got).__name__}")
-        lengths, paths = got
-        try:
-            lengths = sorted(int(v) for v in lengths)
-        except (TypeError, ValueError):
-            raise Wrong(f"the timestamps are a list of path lengths (whole numbers); got {lengths!r}") from None
+        lengths, paths = _timestamps_and_paths(call(answer, layers, convs))
         case = f"a dense block of {layers} layer(s) of {convs} conv(s)"
         if lengths != want_lengths:
             if lengths == [want_lengths[0], want_lengths[-1]]:

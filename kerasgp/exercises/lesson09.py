@@ -11,20 +11,30 @@ def _softmax(logits, axis=-1):
     return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
+def _logits_and_table(rng, positions: int, candidates: int, cheapest: float):
+    """Random architecture logits and a latency table whose last candidate, "skip", costs nothing."""
+    logits = rng.normal(0, 1.5, size=(positions, candidates))
+    table = rng.uniform(cheapest, 3.0, size=(positions, candidates))
+    table[:, -1] = 0.0
+    return logits, table
+
+
+def _number(got, what: str) -> float:
+    try:
+        return float(got)
+    except (TypeError, ValueError):
+        raise Wrong(f"return one number, {what}; got {type(got).__name__}") from None
+
+
 @exercise("09.expected_latency")
 def expected_latency(answer) -> str:
     """answer(logits (positions, candidates), table (positions, candidates)) -> E[latency], in the table's unit."""
     rng = np.random.default_rng(9)
     for positions, candidates in ((4, 4), (6, 5), (3, 7)):
-        logits = rng.normal(0, 1.5, size=(positions, candidates))
-        table = rng.uniform(0.1, 3.0, size=(positions, candidates))
-        table[:, -1] = 0.0  # "skip" costs nothing
+        logits, table = _logits_and_table(rng, positions, candidates, cheapest=0.1)
         want = float((_softmax(logits) * table).sum())
         got = call(answer, logits.copy(), table.copy())
-        try:
-            got = float(got)
-        except (TypeError, ValueError):
-            raise Wrong(f"return one number, the network's expected latency; got {type(got).__name__}") from None
+        got = _number(got, "the network's expected latency")
         if abs(got - want) < 1e-6 * max(1.0, abs(want)):
             continue
         case = f"{positions} positions x {candidates} candidates"
@@ -56,16 +66,11 @@ def derived_latency(answer) -> str:
     network's predicted latency in ms."""
     rng = np.random.default_rng(90)
     for positions, candidates in ((4, 4), (10, 7), (6, 5)):
-        logits = rng.normal(0, 1.5, size=(positions, candidates))
-        table = rng.uniform(0.05, 3.0, size=(positions, candidates))
-        table[:, -1] = 0.0  # "skip" costs nothing
+        logits, table = _logits_and_table(rng, positions, candidates, cheapest=0.05)
         fixed_ms = float(rng.uniform(0.5, 2.0))
         want = derived_latency_reference(logits, table, fixed_ms)
         got = call(answer, logits.copy(), table.copy(), fixed_ms)
-        try:
-            got = float(got)
-        except (TypeError, ValueError):
-            raise Wrong(f"return one number, the derived network's latency in ms; got {type(got).__name__}") from None
+        got = _number(got, "the derived network's latency in ms")
         if abs(got - want) < 1e-6 * max(1.0, abs(want)):
             continue
         case = f"{positions} positions x {candidates} candidates, fixed part {fixed_ms:.3f} ms"

@@ -24,7 +24,18 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from ..analysis import cost
+from ..data import DataWarning, build_cache, load
+from ..deploy import convert
+from ..deploy.bench import append_csv, measure_rounds
+from ..machine import describe
+from ..pose import build_pose_model, evaluate
+from ..pose.decoding import deployable_model, with_flip_test
+from ..pose.estimator import TFLitePoseModel, head_of, load_pose_model, model_input_size
 from ..results import read_commit
+from .runner import build_model
+from .studies import recipe
+from .timing import write_rows
 
 FAMILIES = {"deeppose": "regression", "heatmap": "heatmap", "ipr": "IPR/DSNT", "dsnt": "IPR/DSNT",
             "simcc": "SimCC"}
@@ -43,8 +54,6 @@ SEED_ROWS = {"seed256-deeppose": {"head": "deeppose"},
 
 def family_of(model) -> str:
     """The head family of a pose model, as lesson 12 groups them (regression/RLE, heatmap, IPR/DSNT, SimCC)."""
-    from ..pose.estimator import head_of
-
     head = head_of(model)
     family = FAMILIES.get(head, head)
     names = {layer.name for layer in model.layers}
@@ -52,8 +61,6 @@ def family_of(model) -> str:
 
 
 def _score(model, cache) -> dict:
-    from ..pose import evaluate
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Keras' predict_on_batch notes about input names
         return evaluate(model, cache)
@@ -73,15 +80,6 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
     keep the converted `.tflite` files in (NAME_float32.tflite, NAME_int8.tflite), for `arm-check`."""
     import keras
     from tqdm.auto import tqdm
-
-    from ..analysis import cost
-    from ..data import build_cache
-    from ..deploy import convert
-    from ..deploy.bench import append_csv, measure_rounds
-    from ..machine import describe
-    from ..pose.decoding import deployable_model, with_flip_test
-    from ..pose.estimator import TFLitePoseModel, load_pose_model, model_input_size
-    from .timing import write_rows
 
     paths = [Path(p) for p in models]
     missing = [str(p) for p in paths if not p.is_file() or p.suffix != ".keras"]
@@ -152,8 +150,6 @@ def run(models, out="results/deployment.csv", threads=(1, 2), runs: int = 100, w
 def val_people(limit: int | None = None):
     """LSPET val, all 2,000 people or the first `limit` (a quick check): the people every deployment figure
     (this study, `int8_probe`, `blazepose`) is scored on."""
-    from ..data import DataWarning, load
-
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1 person; got {limit}")
     with warnings.catch_warnings():
@@ -183,10 +179,6 @@ def _previous_rows(path: Path) -> list:
 
 
 def _seed_model(name: str):
-    from ..pose import build_pose_model
-    from .runner import build_model
-    from .studies import recipe
-
     options = dict(SEED_ROWS[name])
     if "recipe" in options:
         r = {**recipe(*options.pop("recipe"), "lesson"), **options}

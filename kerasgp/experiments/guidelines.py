@@ -55,6 +55,12 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from ..analysis import cost
+from ..deploy import convert
+from ..deploy.bench import measure
+from ..machine import describe
+from .timing import keras_latency
+
 GUIDELINES = ("G1", "G2", "G3", "G4")
 SCALES = (1, 2, 4)
 RUNTIMES = ("keras", "tflite-float32", "tflite-int8")
@@ -292,8 +298,6 @@ def _channels(setting: Setting) -> str:
 
 def _keras_timer(model):
     """A function (runs, warmup) -> timing dict for Keras' compiled predict function on `model`."""
-    from .timing import keras_latency
-
     backend = keras.backend.backend()
     # The backend's default intra-op threads: every core (TensorFlow, XLA on CPU and torch alike).
     info = {"threads": os.cpu_count(), "xnnpack": None,
@@ -304,9 +308,6 @@ def _keras_timer(model):
 def _tflite_timer(model, mode: str, folder: Path, seed: int):
     """Convert `model` once (`kerasgp.deploy.convert`); a function (runs, warmup) -> timing dict that times
     the `.tflite` with one thread (`kerasgp.deploy.bench.measure`)."""
-    from ..deploy import convert
-    from ..deploy.bench import measure
-
     representative = None
     if mode == "int8":
         # Synthetic networks have no data: calibrate on seeded random-normal feature maps.
@@ -376,9 +377,6 @@ def run(guidelines=GUIDELINES, scales=SCALES, runtimes=RUNTIMES, runs: int = 30,
     """
     import pandas as pd
     from tqdm.auto import tqdm
-
-    from ..analysis import cost
-    from ..machine import describe
 
     guidelines = _check_choice("guidelines", guidelines, GUIDELINES)
     scales = _check_choice("scales", (int(s) for s in scales), SCALES)

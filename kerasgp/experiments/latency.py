@@ -19,6 +19,13 @@ import datetime
 import tempfile
 from pathlib import Path
 
+from .. import backbones
+from ..analysis import cost
+from ..deploy import convert, representative_crops
+from ..deploy.bench import append_csv, measure_rounds
+from ..machine import describe
+from .timing import keras_latency, write_rows
+
 SHUFFLENET_FAMILY = ("shufflenet_v2_x0.5", "shufflenet_v2_x1.0", "shufflenet_v2_x1.5", "shufflenet_v2_x2.0")
 COLUMNS = ("backbone", "options", "input_size", "params", "macs", "memory_access", "keras_ms", "threads",
            "tflite_float32_ms", "tflite_int8_ms", "int8_speedup", "runtime", "xnnpack", "int8_float_ops", "cpu",
@@ -48,13 +55,6 @@ def run(specs=SHUFFLENET_FAMILY, input_size: int = 256, threads=(1,), runs: int 
     over them), so the int8 speed-ups and the ratios between backbones come from one stretch of time."""
     import keras
     from tqdm.auto import tqdm
-
-    from .. import backbones
-    from ..analysis import cost
-    from ..deploy import convert, representative_crops
-    from ..deploy.bench import append_csv, measure_rounds
-    from ..machine import describe
-    from .timing import keras_latency, write_rows
 
     threads = tuple(int(t) for t in threads)
     if rounds < 1 or runs < 1:

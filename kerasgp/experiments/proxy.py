@@ -17,6 +17,8 @@ import warnings
 
 import numpy as np
 
+from ..data import DataWarning, PoseBatches, build_cache, load
+
 NUM_ROTATIONS = 4
 
 
@@ -27,8 +29,6 @@ def rotation_task(split: str = "train", count: int = 256, size: int = 32, data: 
     ordered rotation by rotation (all upright first), and int labels 0-3 (multiples of 90 degrees,
     counter-clockwise).
     """
-    from ..data import DataWarning, PoseBatches, build_cache, load
-
     if not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a positive integer, got {count!r}")
     if not isinstance(size, int) or size < 8:

@@ -63,6 +63,26 @@ from pathlib import Path
 import numpy as np
 
 from .. import results
+from ..analysis import cost, peak_memory
+from ..analysis.graph import functional_graph
+from ..deploy import convert
+from ..deploy.bench import measure
+from ..layers import quadra_block
+from ..layers.attention import (
+    AttentionContext,
+    SplitHeads,
+    WindowAttentionLogits,
+    WindowPartition,
+    WindowReverse,
+    conv_block,
+    gnconv_block,
+    skip_block,
+    window_attention_block,
+)
+from ..layers.partial import ChannelSlice
+from ..layers.quadratic import LayerScale, QuadraticDense, QuadraticDepthwiseConv2D, norm_layer
+from ..machine import describe
+from ..results import write_csv
 
 BLOCK_TYPES = ("conv", "window_attention", "gnconv", "quadra", "skip")
 BASELINE = "conv"
@@ -83,9 +103,6 @@ COLUMNS = ("block", "channels", "size", "input_size", "depth", "batch", "norm", 
 
 def block_function(block: str, norm: str = "layer", gnconv_order: int = GNCONV_ORDER):
     """The functional helper for a block type, with the comparison's settings (7x7 kernels, expansion 4)."""
-    from ..layers import quadra_block
-    from ..layers.attention import conv_block, gnconv_block, skip_block, window_attention_block
-
     functions = {"conv": functools.partial(conv_block, norm=norm),
                  "window_attention": functools.partial(window_attention_block, norm=norm),
                  "gnconv": functools.partial(gnconv_block, order=gnconv_order, norm=norm),
@@ -101,8 +118,6 @@ def block_stack(block: str, channels: int = CHANNELS, size: int = SIZE, depth: i
     """Stem (4x4 stride-4 conv + norm) on a (4·size, 4·size, 3) input, then `depth` blocks of one type at
     `channels` on a size x size map; the output is the last map (B, size, size, channels)."""
     import keras
-
-    from ..layers.quadratic import norm_layer
 
     for key, value in (("channels", channels), ("size", size), ("depth", depth)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -121,11 +136,6 @@ def _saved_tensors(layer, output_elements: int) -> tuple[str, int]:
     """(which of the layer's tensors its backward reads: "inputs", "outputs" or "none"; extra elements it
     keeps inside), given its output's elements at batch 1."""
     import keras
-
-    from ..layers.attention import (AttentionContext, SplitHeads, WindowAttentionLogits, WindowPartition,
-                                    WindowReverse)
-    from ..layers.partial import ChannelSlice
-    from ..layers.quadratic import LayerScale, QuadraticDense, QuadraticDepthwiseConv2D
 
     L = keras.layers
     if isinstance(layer, QuadraticDepthwiseConv2D):
@@ -168,8 +178,6 @@ def stored_for_backward(model) -> dict:
     it is what `peak_memory` is for. Returns {"elements": int, "per_layer": {layer name: elements}}.
     """
     import keras
-
-    from ..analysis.graph import functional_graph
 
     graph = functional_graph(model)
     if graph is None:
@@ -230,9 +238,6 @@ def _timed_calls(models: dict, batch: int, steps: int, rounds: int, warmup: int,
 def _tflite(model, runs: int, warmup: int, calibration: int, folder: str) -> dict:
     """Full-int8 conversion and one-thread latency at batch 1, with the XNNPACK delegate (the bench's
     default) and with TFLite's builtin kernels alone; never raises for a block that fails."""
-    from ..deploy import convert
-    from ..deploy.bench import measure
-
     images = np.random.default_rng(0).uniform(0, 1, (calibration, *model.input_shape[1:])).astype("float32")
     path = Path(folder) / f"{model.name}_int8.tflite"
     empty = {"tflite_int8_ms": None, "tflite_int8_builtin_ms": None, "runtime": "", "xnnpack": ""}
@@ -261,8 +266,6 @@ def _tflite(model, runs: int, warmup: int, calibration: int, folder: str) -> dic
 def _static_row(model, block: str, channels: int, size: int, depth: int, batch: int, norm: str, memory: bool,
                 tflite: bool, tflite_runs: int, warmup: int, calibration: int) -> dict:
     """Everything but the throughputs: counts, the measured peak memory and the TFLite figures."""
-    from ..analysis import cost, peak_memory
-
     report = cost(model)
     stored = stored_for_backward(model)["elements"]
     row = {"block": block, "channels": channels, "size": size, "input_size": 4 * size, "depth": depth,
@@ -307,8 +310,6 @@ def compare_blocks(blocks=BLOCK_TYPES, channels=(CHANNELS,), size: int = SIZE, d
     each, after `warmup` untimed ones), so that the ratios of one run share the machine's load."""
     import keras
     from tqdm.auto import tqdm
-
-    from ..machine import describe
 
     blocks, channels = tuple(blocks), tuple(int(c) for c in channels)
     if not blocks or not channels:
@@ -358,6 +359,4 @@ def compare_blocks(blocks=BLOCK_TYPES, channels=(CHANNELS,), size: int = SIZE, d
 
 
 def _write(rows: list[dict], out) -> None:
-    from ..results import write_csv
-
     write_csv(rows, out, COLUMNS, extrasaction="ignore")

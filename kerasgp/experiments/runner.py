@@ -30,11 +30,17 @@ import warnings
 from pathlib import Path
 
 from .. import results
+from ..analysis import cost
+from ..data import DATASETS, DataWarning, PoseBatches, build_cache, load
+from ..data.transforms import Augment
 from ..machine import describe
+from ..pose import build_pose_model, evaluate, evaluate_coco, load_pose_model
+from ..pose.decoding import with_flip_test
 from .distribute import DataParallel, resolve_devices
+from .schedules import learning_rate_schedule, scaled_batch
 from .studies import STUDIES, recipe
 from .timing import keras_latency
-
+from .training import Plan, PlanBatches, copy_backbone, copy_model, loss_of, model_options, simcc_sigma
 
 # Data sets with an official train/val split (`kerasgp.data.load(name, split=...)`); every other one (the MPII
 # and COCO samples) is split by `split_by_image`, with the recipe's "val_fraction".
@@ -90,8 +96,6 @@ def _people(r: dict):
     """(train, val) PoseSets of the recipe's data set, each cut to the recipe's train_people / val_people.
     LSPET: its official splits, cut to the first N people. COCO 2017, MPII: their official splits, people
     ordered by image, cut to whole images. Others: `split_by_image` with r["val_fraction"], cut to whole images."""
-    from ..data import DataWarning, load
-
     limits = {"train": r["train_people"], "val": r["val_people"]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # the report travels with the row instead
@@ -122,8 +126,6 @@ def _people(r: dict):
 
 def _caches(r: dict, people=None):
     """The (train, val) crop caches of the recipe; people: its `_people(r)`, when already loaded."""
-    from ..data import build_cache
-
     size = (r["input_size"], r["input_size"])
     train, val = people or _people(r)
     return build_cache(train, size, progress=False), build_cache(val, size, progress=False)
@@ -148,9 +150,6 @@ def evaluate_split(model, val_cache, r: dict, people=None):
     images through `kerasgp.pose.evaluate_coco`, in percent like PCKh), left empty for MPII.
     people: the recipe's `_people(r)` (train, val), when already loaded. r["flip_test"]: every metric scores
     the model run on each crop and on its mirror, the two predictions averaged (mmpose's test_cfg flip_test)."""
-    from ..pose import evaluate, evaluate_coco
-    from ..pose.decoding import with_flip_test
-
     if r.get("flip_test"):
         model = with_flip_test(model)
     metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
@@ -198,8 +197,6 @@ def _progress_bar(total: int, desc: str, enabled: bool):
 def _augment(value):
     """The recipe's augmentation: True (mmpose defaults), False/None, or a dict of `Augment` fields (a
     dict, not an Augment, so that the row's overrides stay JSON)."""
-    from ..data.transforms import Augment
-
     if isinstance(value, dict):
         return Augment(**value)
     return value
@@ -226,9 +223,6 @@ def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backb
     layers "all" copies the whole inference model (same architecture), so the run trains it further. RLE's
     flow is no part of a saved model (training graph only) and starts afresh either way. data: the
     `ablate --data` data set: the referenced variant trained on it is used; seed: and trained with this seed."""
-    from ..pose import load_pose_model
-    from .training import copy_backbone, copy_model
-
     if layers not in ("backbone", "all"):
         raise ValueError(f"init_layers is 'backbone' or 'all'; got {layers!r}")
     study, _, variant = reference.partition("/")
@@ -244,9 +238,6 @@ def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backb
 def build_model(r: dict, num_joints: int = 14, name: str | None = None):
     """The untrained inference model of a recipe, exactly as `train_recipe` builds it (lessons use it to
     show a row's network without training it)."""
-    from ..pose import build_pose_model
-    from .training import model_options
-
     size = (r["input_size"], r["input_size"])
     return build_pose_model(r["backbone"], r["weights"], size, num_joints, r["head"], r["feature"],
                             r["split_ratio"], deconv_channels=r["deconv_channels"],
@@ -293,11 +284,6 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     (threads) that make the augmented batches; batches depend on their index only, so any count trains
     the same model."""
     import keras
-
-    from ..analysis import cost
-    from ..data import PoseBatches
-    from .schedules import learning_rate_schedule
-    from .training import Plan, PlanBatches, loss_of, simcc_sigma
 
     loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
     commit = results.commit()  # the tree this training starts from
@@ -365,8 +351,6 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
 
 
 def _check_data(data: str | None) -> None:
-    from ..data import DATASETS
-
     if data is not None and data not in DATASETS:
         raise ValueError(f"unknown data set {data!r} for --data; known: {list(DATASETS)}")
 
@@ -378,8 +362,6 @@ def train_variant(study: str, variant: str, scale: str = "lesson", progress: boo
     set instead of the recipe's (its overrides then record "data"; the model gets the data set's joints).
     batch_size: another global batch, the learning rate scaled with it (`schedules.scaled_batch`); the
     overrides record both. seed: another seed than the recipe's (the row's "seed" column records it)."""
-    from .schedules import scaled_batch
-
     _check_data(data)
     r = {**recipe(study, variant, scale), "scale": scale, **({"data": data} if data else {})}
     if batch_size is not None:
@@ -442,8 +424,6 @@ def run_study(study: str, scale: str = "lesson", out=None, force: bool = False, 
     in `out` is skipped, so adding seeds later trains only the new ones."""
     import keras
     from tqdm.auto import tqdm
-
-    from .schedules import scaled_batch
 
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; known: {sorted(STUDIES)}")

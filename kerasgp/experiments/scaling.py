@@ -21,6 +21,9 @@ from pathlib import Path
 
 from ..machine import describe
 from ..results import append_row
+from . import distribute
+from .runner import train_recipe
+from .studies import recipe
 
 COLUMNS = ("backend", "engine", "devices", "cpu_devices", "workers", "study", "variant", "scale", "input_size",
            "batch_size", "per_device_batch", "train_people", "epochs", "timed_epochs", "steady_samples_per_s",
@@ -58,15 +61,10 @@ def run(counts=(1, 2, 4), backend: str = "tensorflow", study: str = "heads", var
 
 def _one(spec: dict) -> dict:
     """In the child process: simulate the devices, train, and measure (runner.train_recipe)."""
-    from . import distribute
-
     count = spec["count"]
     distribute.simulate_cpu_devices(count)
 
     import keras
-
-    from .runner import train_recipe
-    from .studies import recipe
 
     class EpochTimes(keras.callbacks.Callback):
         def __init__(self):

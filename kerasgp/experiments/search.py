@@ -61,12 +61,26 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..backbones.quadranet import OFFICIAL_INITIALIZER, SKIP
+from .. import backbones
+from ..backbones.quadranet import OFFICIAL_INITIALIZER, SKIP, quadranet
+from ..deploy import convert, representative_crops
+from ..deploy.bench import measure
 from ..layers.quadratic import fresh_initializer, norm_layer, quadra_block
+from ..machine import describe
 from ..results import write_csv
+from .proxy import rotation_task
+
 # the space and the result file's reader live in a leaf module (studies.py reads the found network through it)
-from .search_space import (CANDIDATES, SEARCH_PATH, SearchSpace, arch_string, flatten_arch,  # noqa: F401
-                           found_backbone_options, parse_candidate, read_search)
+from .search_space import (  # noqa: F401
+    CANDIDATES,
+    SEARCH_PATH,
+    SearchSpace,
+    arch_string,
+    flatten_arch,
+    found_backbone_options,
+    parse_candidate,
+    read_search,
+)
 
 # The columns of the latency lookup table, in order.
 LUT_COLUMNS = ("part", "candidate", "stage", "height", "width", "channels", "median_ms", "p90_ms", "runs",
@@ -160,9 +174,6 @@ def read_lut(path=LUT_PATH, space: SearchSpace | None = None) -> LatencyTable:
 
 
 def convert_and_measure(model, representative, threads: int, runs: int, warmup: int, folder) -> dict:
-    from ..deploy import convert
-    from ..deploy.bench import measure
-
     path = Path(folder) / f"{model.name}.tflite"
     convert(model, mode="int8", representative=representative, num_samples=len(representative), out=path)
     return measure(str(path), threads=threads, runs=runs, warmup=warmup)
@@ -179,8 +190,6 @@ def block_model(code: str, shape, name: str | None = None):
 
 def network(arch, space: SearchSpace, norm: str = "batch", input_size: int | None = None):
     """The QuadraNet backbone of `arch` in this space (a dict of the four stride maps)."""
-    from .. import backbones
-
     size = input_size or space.input_size
     return backbones.get("quadranet", width=space.width, arch=[list(stage) for stage in arch], norm=norm,
                          input_shape=(size, size, 3))
@@ -189,8 +198,6 @@ def network(arch, space: SearchSpace, norm: str = "batch", input_size: int | Non
 def measure_network(arch, space: SearchSpace, threads: int = 1, runs: int = 100, warmup: int = 10,
                     calibration: int = 32, norm: str = "batch") -> dict:
     """Convert the backbone of `arch` to TFLite int8 (calibrated on LSPET training crops) and time it."""
-    from ..deploy import representative_crops
-
     crops = representative_crops(space.input_size, count=calibration)
     with tempfile.TemporaryDirectory(prefix="kerasgp-search-") as folder:
         row = convert_and_measure(network(arch, space, norm), crops, threads, runs, warmup, folder)
@@ -211,8 +218,6 @@ def measure_lut(space: SearchSpace = SearchSpace(), threads: int = 1, runs: int 
     (calibrated on standard-normal inputs: a block's latency does not depend on its values), and the
     fixed part as the all-skip network; "skip" costs 0 by definition. Writes the CSV `out`."""
     from tqdm.auto import tqdm
-
-    from ..machine import describe
 
     machine, date = describe(), datetime.datetime.now().isoformat(timespec="seconds")
     rng = np.random.default_rng(0)
@@ -426,9 +431,6 @@ def search(space: SearchSpace = SearchSpace(), lut=LUT_PATH, latency_weight: flo
     measured_ms is None). task: (images, labels) to use instead of the rotation proxy; kernel_initializer:
     see build_supernet (both for the tests: JAX compiles a truncated normal per weight shape).
     """
-    from ..machine import describe
-    from .proxy import rotation_task
-
     table = read_lut(lut, space) if not isinstance(lut, LatencyTable) else lut
     matrix = table.matrix(space)
     images, labels = task if task is not None else rotation_task("train", count=people, size=image_size)
@@ -493,9 +495,6 @@ def hand_design_latency(designs: dict = HAND_DESIGNS, space: SearchSpace = Searc
                         runs: int = 100, out="results/search_hand.json") -> list[dict]:
     """Measure uniform hand designs {name: backbone options for "quadranet"} (int8, 1 thread): to
     choose the ones whose latency matches the found network's."""
-    from ..backbones.quadranet import quadranet
-    from ..deploy import representative_crops
-
     crops = representative_crops(space.input_size, count=32)
     rows = []
     with tempfile.TemporaryDirectory(prefix="kerasgp-hand-") as folder:

@@ -11,6 +11,11 @@ import time
 import warnings
 from pathlib import Path
 
+from .. import data, weights
+from ..data.download import one_line
+from ..deploy.bench import measure
+from ..deploy.tflite import convert_file
+from ..pose import evaluate_file
 from .runner import train_recipe
 from .studies import recipe
 
@@ -18,18 +23,15 @@ from .studies import recipe
 def _pretrained_weights(name: str) -> tuple[str | None, str]:
     """(weights for the recipe, why): the ported backbone if it is ported or can be (torch installed and
     the state dict found or fetched), else None: training starts from random weights and the table says so."""
-    from .. import weights
-
     if weights.ported_path(name).exists():
         return name, "ported ImageNet backbone"
     try:
         import torch  # noqa: F401  (porting reads the PyTorch state dict)
     except ImportError:
         return None, "from scratch (porting the pretrained backbone needs torch: pip install -e '.[backends]')"
-    from ..data import fetch
 
     try:
-        fetch(weights.PRETRAINED[name]["source"])
+        data.fetch(weights.PRETRAINED[name]["source"])
     except (OSError, ValueError) as error:
         return None, f"from scratch (pretrained backbone not fetched: {str(error).splitlines()[0]})"
     return name, "ported ImageNet backbone"
@@ -38,12 +40,6 @@ def _pretrained_weights(name: str) -> tuple[str | None, str]:
 def run(train_people: int = 1024, val_people: int = 256, epochs: int = 5, out: str | Path = "data/tour",
         progress: bool = True) -> list[dict]:
     """Run the tour; return the summary rows (also printed by the CLI)."""
-    from ..data import fetch, find
-    from ..data.download import one_line
-    from ..deploy.bench import measure
-    from ..deploy.tflite import convert_file
-    from ..pose import evaluate_file
-
     if train_people < 32 or val_people < 1 or epochs < 1:
         raise ValueError(f"need train_people >= 32, val_people >= 1 and epochs >= 1; got {train_people}, "
                          f"{val_people}, {epochs}")
@@ -53,10 +49,11 @@ def run(train_people: int = 1024, val_people: int = 256, epochs: int = 5, out: s
         steps.append((text, time.perf_counter()))
         print(f"[{len(steps)}/6] {text}", flush=True)
 
-    step("LSPET: " + ("found at " + str(find("lspet")) if find("lspet") else "fetching"))
-    if find("lspet") is None:
+    # through the module, not names bound at import: a test (and a user's session) can replace them
+    step("LSPET: " + ("found at " + str(data.find("lspet")) if data.find("lspet") else "fetching"))
+    if data.find("lspet") is None:
         try:
-            fetch("lspet", progress=progress)
+            data.fetch("lspet", progress=progress)
         except OSError as error:  # offline or every source refused: say what is missing and how to get it
             raise FileNotFoundError(f"data set 'lspet' not found, and {one_line(error)}") from error
     out = Path(out)

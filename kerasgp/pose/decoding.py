@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from ..data import targets as T
+from ..data.layouts import LAYOUTS
 from .heads import SimCCDecode, _check_size, first_argmax, joint_softmax
 from .losses import presence_score
 
@@ -351,8 +352,6 @@ def is_deployed(model: keras.Model) -> bool:
 def with_flip_test(model: keras.Model) -> keras.Model:
     """`flip_test_model` with the left/right pairs of the layout that has the model's joint count (LSP-14,
     MPII-16 or COCO-17): the export and deploy-study commands' --flip-test."""
-    from ..data.layouts import LAYOUTS
-
     deployed = deployable_model(model)
     joints = int(deployed.output[KEYPOINTS].shape[1])
     layouts = [layout for layout in LAYOUTS.values() if layout.num_joints == joints]

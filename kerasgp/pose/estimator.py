@@ -30,10 +30,28 @@ from ..deploy.bench import make_interpreter
 from ..deploy.runtime import run_tflite
 from ..metrics import coco_keypoint_ap, pck_torso, pckh
 from ..weights import PRETRAINED
-from .decoding import (confidence, crop_units_to_pixels, decode, decode_heatmaps, decode_simcc,  # noqa: F401
-                       deployable_model, output_kind)
-from .heads import (HEATMAP_FORMS, SIMCC_DECODINGS, SimCCDecode, dsnt_head, heatmap_head, integral_head,
-                    regression_head, sigma_head, simcc_head)
+from .decoding import (  # noqa: F401
+    confidence,
+    crop_units_to_pixels,
+    decode,
+    decode_heatmaps,
+    decode_simcc,
+    deployable_model,
+    image_input,
+    output_kind,
+    with_flip_test,
+)
+from .heads import (
+    HEATMAP_FORMS,
+    SIMCC_DECODINGS,
+    SimCCDecode,
+    dsnt_head,
+    heatmap_head,
+    integral_head,
+    regression_head,
+    sigma_head,
+    simcc_head,
+)
 from .preprocess import BGR_UNIT, IMAGENET, InputNormalization
 
 # The input each pretrained backbone was trained on; a from-scratch twin uses the same, for a fair row.
@@ -282,7 +300,6 @@ def model_input_size(model) -> tuple[int, int]:
     """(width, height) of a Keras pose model or a `TFLitePoseModel`."""
     if isinstance(model, TFLitePoseModel):
         return model.input_size
-    from .decoding import image_input
 
     image = image_input(model)
     return int(image.shape[2]), int(image.shape[1])
@@ -318,7 +335,6 @@ def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None 
         raise ValueError(f"{model_path}: a .tflite model runs as it was exported; export it with --flip-test instead")
     input_size = model_input_size(model)
     if flip_test:  # the left/right pairs of the joints the model predicts (LSP-14 for an LSP model on MPII)
-        from .decoding import with_flip_test
 
         model = with_flip_test(model)
     if limit is not None and limit < len(people):
