@@ -191,3 +191,11 @@ def test_the_instructors_source_clears_back_to_the_lessons_and_its_solutions_pas
             namespace = {"np": np, "check": check}
             exec("".join(source["cells"][solution_index]["source"]), namespace)  # the filled-in solution cell
             exec("".join(source["cells"][check_index]["source"]), namespace)  # with its hidden assert
+
+
+@pytest.mark.backend_free
+def test_every_lesson_cell_with_stored_outputs_has_an_execution_count():
+    # nbval fails a cell that holds outputs but no execution count ("unrun reference cell has outputs")
+    unrun = [(name, i) for name, notebook in _notebooks().items() for i, cell in enumerate(notebook["cells"])
+             if cell["cell_type"] == "code" and cell.get("outputs") and cell.get("execution_count") is None]
+    assert unrun == []
