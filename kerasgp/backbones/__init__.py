@@ -55,9 +55,9 @@ def get(name: str, weights: str | None = None, **kwargs):
 def port(weights: str, source=None, out=None):
     """Port pretrained `weights` (a name in `kerasgp.weights.PRETRAINED`) from their torch file to `.npz`,
     checked against the backbone built with the weights' options (`kerasgp.weights.port`); the path."""
-    spec = PRETRAINED[weights] if weights in PRETRAINED else None
-    if spec is None:
+    if weights not in PRETRAINED:
         raise ValueError(f"no pretrained weights named {weights!r}; known: {sorted(PRETRAINED)}")
+    spec = PRETRAINED[weights]
     # Building draws the initialisers' seeds from Python's global random state (keras.utils.set_random_seed
     # seeds it): restore it, so a training that ports the weights on first use initialises its head as every
     # later run does.
