@@ -7,6 +7,7 @@ import pytest
 
 from kerasgp.analysis import cost
 from kerasgp.experiments import guidelines as G
+from kerasgp.experiments.guidelines.timing import _interleaved
 
 SIZE = G.INPUT_SIZE
 
@@ -286,7 +287,7 @@ def test_settings_take_turns_in_rounds_and_report_the_median_of_the_rounds():
         figures = iter(medians)
         return lambda runs, warmup: calls.append((key, runs, warmup)) or {"median_ms": next(figures), "p90_ms": 9.0}
 
-    timings = G._interleaved({"a": timer("a", [1.0, 5.0, 2.0]), "b": timer("b", [3.0, 3.0, 30.0])},
+    timings = _interleaved({"a": timer("a", [1.0, 5.0, 2.0]), "b": timer("b", [3.0, 3.0, 30.0])},
                              runs=7, warmup=4, rounds=3)
     assert [key for key, _, _ in calls] == ["a", "b", "b", "a", "a", "b"]  # the order reverses every other round
     assert [warmup for _, _, warmup in calls] == [4, 4, 1, 1, 1, 1] and {runs for _, runs, _ in calls} == {2}

@@ -15,13 +15,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kerasgp"
 # runs) sit on the ground floor although their folder is higher up: deploy/__init__ imports nothing eagerly.
 FLOORS = [
     ("kerasgp", "kerasgp.machine", "kerasgp.results", "kerasgp._preload", "kerasgp.metrics", "kerasgp.deploy",
-     "kerasgp.deploy.bench", "kerasgp.deploy.runtime"),
+     "kerasgp.deploy.bench", "kerasgp.deploy.runtime", "kerasgp.deploy.report"),
     ("kerasgp.data",),
     ("kerasgp.layers", "kerasgp.weights"),
     ("kerasgp.backbones",),
     ("kerasgp.pose", "kerasgp.reference"),
     ("kerasgp.analysis",),
-    ("kerasgp.deploy.tflite", "kerasgp.deploy.arm", "kerasgp.deploy.replay"),
+    ("kerasgp.deploy.tflite", "kerasgp.deploy.calibration", "kerasgp.deploy.arm", "kerasgp.deploy.replay"),
     ("kerasgp.experiments", "kerasgp.exercises", "kerasgp.viz"),
     ("kerasgp.cli", "kerasgp.__main__"),
 ]

@@ -8,6 +8,8 @@ import pytest
 
 from conftest import input_gradient
 from kerasgp.data import targets as T
+from kerasgp.pose import geometry
+from kerasgp.pose import rle
 from kerasgp.pose import losses as L
 from kerasgp.pose.flow import RealNVP
 
@@ -134,25 +136,25 @@ def _dsnt_reference(y_true, logits, sigma, weight):
 
 
 def test_dsnt_sigma_is_one_map_pixel_in_normalised_units():
-    assert L.dsnt_sigma(8) == 0.25 and L.dsnt_sigma(16) == 0.125 and L.dsnt_sigma(8, pixels=2) == 0.5
+    assert geometry.dsnt_sigma(8) == 0.25 and geometry.dsnt_sigma(16) == 0.125 and geometry.dsnt_sigma(8, pixels=2) == 0.5
     with pytest.raises(ValueError, match="map_size >= 1"):
-        L.dsnt_sigma(0)
+        geometry.dsnt_sigma(0)
 
 
 def test_normalised_coordinates_put_pixel_centres_on_the_cell_centres_of_the_map():
     # a 32 input over an 8 map: cell i covers pixels 4i..4i+3, centre pixel 4i + 1.5
     cells = np.arange(8, dtype="float32")
     centres = np.stack([4 * cells + 1.5, 4 * cells + 1.5], -1)[None]
-    assert np.allclose(L.normalized_coordinates(centres, INPUT)[0, :, 0], L.normalized_linspace(8))
-    assert np.allclose(L.normalized_linspace(4), [-0.75, -0.25, 0.25, 0.75])
-    assert np.allclose(L.pixel_coordinates(L.normalized_coordinates(KEYPOINTS, INPUT), INPUT), KEYPOINTS, atol=1e-5)
+    assert np.allclose(geometry.normalized_coordinates(centres, INPUT)[0, :, 0], geometry.normalized_linspace(8))
+    assert np.allclose(geometry.normalized_linspace(4), [-0.75, -0.25, 0.25, 0.75])
+    assert np.allclose(geometry.pixel_coordinates(geometry.normalized_coordinates(KEYPOINTS, INPUT), INPUT), KEYPOINTS, atol=1e-5)
 
 
 def test_dsnt_loss_matches_dsntnn_with_the_js_regulariser():
-    y_true = L.normalized_coordinates(KEYPOINTS, INPUT).astype("float64")
+    y_true = geometry.normalized_coordinates(KEYPOINTS, INPUT).astype("float64")
     logits = RNG.normal(scale=2.0, size=(B, 8, 8, K)).astype("float32")
     coords, per_joint = _dsnt_reference(y_true, logits, sigma=0.25, weight=1.0)
-    _close(L.dsnt(L.spatial_softmax(logits)), coords)
+    _close(geometry.dsnt(geometry.spatial_softmax(logits)), coords)
     _close(L.dsnt_loss(y_true, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))  # default sigma 2/8
     _, per_joint = _dsnt_reference(y_true, logits, sigma=0.5, weight=0.3)
     _close(L.DSNTLoss(sigma=0.5, regularization_weight=0.3)(y_true, logits, sample_weight=WEIGHTS),
@@ -160,14 +162,14 @@ def test_dsnt_loss_matches_dsntnn_with_the_js_regulariser():
 
 
 def test_a_map_equal_to_the_target_gaussian_has_zero_divergence():
-    y_true = L.normalized_coordinates(KEYPOINTS, INPUT)
-    gauss = _np(L.target_gaussians(y_true, (8, 8), 0.25))
+    y_true = geometry.normalized_coordinates(KEYPOINTS, INPUT)
+    gauss = _np(geometry.target_gaussians(y_true, (8, 8), 0.25))
     assert gauss.shape == (B, 8, 8, K) and np.allclose(gauss.sum(axis=(1, 2)), 1.0)
     logits = np.log(gauss + 1e-30).astype("float32")
-    per_joint = _np(L.js_divergence_maps(L.spatial_softmax(logits), gauss.astype("float32")))
+    per_joint = _np(L.js_divergence_maps(geometry.spatial_softmax(logits), gauss.astype("float32")))
     assert np.abs(per_joint).max() < 1e-5
     # without the regulariser only the distance is left
-    distance = np.sqrt(((_np(L.dsnt(L.spatial_softmax(logits))) - y_true) ** 2).sum(-1))
+    distance = np.sqrt(((_np(geometry.dsnt(geometry.spatial_softmax(logits))) - y_true) ** 2).sum(-1))
     _close(L.dsnt_loss(y_true, logits, regularization_weight=0.0), distance.mean())
 
 
@@ -252,17 +254,17 @@ def test_rle_loss_matches_mmpose_with_the_same_flow(options):
     reference = _rle_reference(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, _flow_reference(flow),
                                q=options.get("q_distribution", "laplace"), residual=options.get("residual", True),
                                gamma=options.get("gamma", 1.0))
-    got = L.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=flow.log_prob, **options)
+    got = rle.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=flow.log_prob, **options)
     _close(got, reference.mean())  # size_average: the sum over joints and coordinates, / batch
     if not options:
-        _close(L.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, flow.log_prob, size_average=False), reference.sum())
+        _close(rle.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, flow.log_prob, size_average=False), reference.sum())
 
 
 def test_rle_loss_with_sigma_logits_applies_the_sigmoid_as_mmpose():
     flow = _flow()
     logits = RNG.normal(size=RLE_SIGMA.shape).astype("float32")
     reference = _rle_reference(RLE_PRED, logits, RLE_TARGET, WEIGHTS, _flow_reference(flow), sigmoid=True)
-    _close(L.rle_loss(RLE_PRED, logits, RLE_TARGET, WEIGHTS, flow.log_prob, sigma_activation="sigmoid"),
+    _close(rle.rle_loss(RLE_PRED, logits, RLE_TARGET, WEIGHTS, flow.log_prob, sigma_activation="sigmoid"),
            reference.mean())
 
 
@@ -271,12 +273,12 @@ def test_rle_counts_the_flow_term_once_per_coordinate_as_the_reference_code():
     flow = _flow()
     error = (RLE_PRED - RLE_TARGET) / (RLE_SIGMA + 1e-9)
     log_phi = _np(flow.log_prob(error))
-    _close(L.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, log_phi=flow.log_prob, residual=False, gamma=0.0),
+    _close(rle.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, log_phi=flow.log_prob, residual=False, gamma=0.0),
            -2 * log_phi.sum(-1).mean())
 
 
 def test_rle_layer_returns_the_per_sample_loss_and_ignores_zero_weight_joints():
-    layer = L.RLELoss(q_distribution="laplace")
+    layer = rle.RLELoss(q_distribution="laplace")
     inputs = [RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS]
     per_sample = _np(layer(inputs))
     assert per_sample.shape == (B,)
@@ -295,11 +297,11 @@ GRADIENT_CASES = {
                     RNG.normal(size=(B, 8, 8, K)).astype("float32")),
     "simcc_kl": (lambda p: L.simcc_kl_divergence(T.simcc_targets(KEYPOINTS, WEIGHTS, INPUT)[0], p, WEIGHTS),
                  RNG.normal(size=(B, K, 64)).astype("float32")),
-    "dsnt": (lambda p: L.dsnt_loss(L.normalized_coordinates(KEYPOINTS, INPUT), p, WEIGHTS),
+    "dsnt": (lambda p: L.dsnt_loss(geometry.normalized_coordinates(KEYPOINTS, INPUT), p, WEIGHTS),
              RNG.normal(size=(B, 8, 8, K)).astype("float32")),
     "qfl": (lambda p: L.quality_focal_loss(WEIGHTS, p, WEIGHTS), RLE_SIGMA),
     "bce": (lambda p: L.presence_bce(WEIGHTS, p), RLE_SIGMA),
-    "rle": (lambda p: L.rle_loss(p, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=_flow().log_prob), RLE_PRED),
+    "rle": (lambda p: rle.rle_loss(p, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=_flow().log_prob), RLE_PRED),
 }
 
 
@@ -329,11 +331,11 @@ def test_bad_shapes_are_errors_that_say_what_was_expected():
     with pytest.raises(ValueError, match="must match the heatmaps"):
         L.dsnt_loss(coords, np.zeros((B, 8, 8, K + 2), "float32"))
     with pytest.raises(ValueError, match=r"pred must be \(batch, joints, 2\)"):
-        L.rle_loss(np.zeros((B, K, 3)), np.ones((B, K, 3)), np.zeros((B, K, 3)))
+        rle.rle_loss(np.zeros((B, K, 3)), np.ones((B, K, 3)), np.zeros((B, K, 3)))
     with pytest.raises(ValueError, match="q_distribution"):
-        L.RLELoss(q_distribution="cauchy")
+        rle.RLELoss(q_distribution="cauchy")
     with pytest.raises(ValueError, match=r"\[pred, sigma, target\]"):
-        L.RLELoss()([coords, coords])
+        rle.RLELoss()([coords, coords])
     with pytest.raises(ValueError, match=r"presence targets"):
         L.presence_bce(np.zeros((B, K + 1)), np.ones((B, K, 2), "float32"))
 
@@ -342,7 +344,7 @@ def test_losses_are_registered_and_rebuild_from_their_config():
     # (the .keras round trip of a compiled model, below, reloads OutputAsLoss by its registered name)
     for loss in (L.SmoothL1Loss(beta=0.5), L.HeatmapMSELoss(loss_weight=0.5), L.SimCCCrossEntropy(),
                  L.SimCCKLDivergence(), L.DSNTLoss(sigma=0.125, regularization_weight=0.1), L.PresenceBCE(),
-                 L.QualityFocalLoss(beta=1.5), L.OutputAsLoss()):
+                 L.QualityFocalLoss(beta=1.5), rle.OutputAsLoss()):
         name = type(loss).__name__
         assert keras.saving.get_registered_object(f"kerasgp>{name}") is type(loss)
         assert type(loss).from_config(loss.get_config()).get_config() == loss.get_config()
@@ -359,25 +361,25 @@ def _tiny_rle_model():
 
 
 def _has_flow(model) -> bool:
-    return any(isinstance(layer, L.RLELoss) for layer in model.layers) or \
+    return any(isinstance(layer, rle.RLELoss) for layer in model.layers) or \
         any("flow" in weight.path for weight in model.weights)
 
 
 def test_an_rle_training_model_trains_the_flow_and_cuts_back_to_an_inference_model_without_it(tmp_path):
     keras.utils.set_random_seed(0)
     model = _tiny_rle_model()
-    training = L.rle_training_model(model, "coords", "sigma", num_couplings=2, hidden_units=8)  # small: fast jit
+    training = rle.rle_training_model(model, "coords", "sigma", num_couplings=2, hidden_units=8)  # small: fast jit
     assert _has_flow(training) and not _has_flow(model)
     flow = training.get_layer("rle_loss").flow
     before = [_np(w) for w in flow.weights]
-    training.compile(optimizer=keras.optimizers.Adam(1e-2), loss={"rle_loss": L.OutputAsLoss()})
+    training.compile(optimizer=keras.optimizers.Adam(1e-2), loss={"rle_loss": rle.OutputAsLoss()})
     images = RNG.uniform(size=(B, 8, 8, 3)).astype("float32")
     history = training.fit([images, RLE_TARGET, WEIGHTS], {"rle_loss": np.zeros((B,), "float32")}, epochs=3,
                            batch_size=B, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert any(not np.allclose(a, _np(w)) for a, w in zip(before, flow.weights))  # the flow learns too
 
-    inference = L.inference_model(training, ["coords", "sigma"])
+    inference = rle.inference_model(training, ["coords", "sigma"])
     assert not _has_flow(inference) and [t.name for t in inference.inputs] == ["image"]
     assert inference.count_params() == model.count_params() < training.count_params()
     for got, expected in zip(inference(images), model(images)):
@@ -385,7 +387,7 @@ def test_an_rle_training_model_trains_the_flow_and_cuts_back_to_an_inference_mod
 
     training.save(tmp_path / "training.keras")  # the flow serialises with the training graph ...
     again = keras.saving.load_model(tmp_path / "training.keras", safe_mode=True)
-    assert isinstance(again.loss["rle_loss"], L.OutputAsLoss)  # the compiled loss comes back by its name
+    assert isinstance(again.loss["rle_loss"], rle.OutputAsLoss)  # the compiled loss comes back by its name
     _close(again([images, RLE_TARGET, WEIGHTS])["rle_loss"], _np(training([images, RLE_TARGET, WEIGHTS])["rle_loss"]))
     inference.save(tmp_path / "inference.keras")  # ... and the exported model carries none of it
     exported = keras.saving.load_model(tmp_path / "inference.keras", safe_mode=True)

@@ -59,7 +59,7 @@ def test_bad_seeds_are_refused_before_training(bad, message, monkeypatch, tmp_pa
 
 
 def test_the_cli_reads_seeds_and_names_a_bad_list():
-    from kerasgp.cli import _seeds
+    from kerasgp.cli.train import _seeds
 
     assert _seeds("0,1,2") == [0, 1, 2] and _seeds(None) is None
     with pytest.raises(ValueError, match="whole numbers joined by commas"):

@@ -5,16 +5,18 @@
     outputs = kerasgp.deploy.run_tflite("m.tflite", images)   # dequantised, in the Keras output order
     row = kerasgp.deploy.measure("m.tflite", threads=1)       # median / p90 ms, runtime, XNNPACK
 
-`tflite` (conversion) needs TensorFlow; `bench` and `runtime` need only numpy and an interpreter. Names are imported
-on first use so that the bench path never loads Keras or TensorFlow.
+`tflite` (conversion) needs TensorFlow and `calibration` the data loaders; `bench`, `runtime` and `report` (the
+op report) need only numpy and an interpreter. Names are imported on first use so that the bench path never
+loads Keras or TensorFlow.
 """
 from __future__ import annotations
 
 import importlib
 
 _NAMES = {
-    "tflite": ("Conversion", "MODES", "convert", "convert_file", "float_decoding_layers", "representative_crops",
-               "op_report"),
+    "tflite": ("Conversion", "MODES", "convert", "convert_file", "float_decoding_layers"),
+    "calibration": ("representative_crops",),
+    "report": ("op_report", "format_op_report"),
     "runtime": ("run_tflite",),
     "bench": ("measure", "append_csv", "load_runtime", "COLUMNS"),
 }

@@ -10,7 +10,7 @@ Modes, as the TFLite post-training quantisation guide names them:
 - "dynamic": dynamic-range quantisation, int8 weights, float activations.
 - "int8": full-integer quantisation, `TFLITE_BUILTINS_INT8` only, int8 input and output, per-channel
   weights, activation ranges calibrated on representative inputs (crops of the training split, exactly
-  as the Keras model takes them: RGB in [0, 1], see `representative_crops`). The ops of `float_layers`
+  as the Keras model takes them: RGB in [0, 1], see `calibration.representative_crops`). The ops of `float_layers`
   stay float between a dequantize and a quantize (selective quantisation, `mlir_quantize`'s denylist); by
   default those are SimCC's decoding and, for argmax, its logits (`float_decoding_layers`, which says why).
 
@@ -23,7 +23,6 @@ convert.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fnmatch
 import json
 import os
@@ -31,25 +30,22 @@ import re
 import subprocess
 import sys
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..data import DataWarning, build_cache, load
-from ..data.pipeline import PoseBatches
 from ..pose.decoding import SIMCC_X, SIMCC_Y, FlipTestMerge
-from ..pose.estimator import load_keras  # noqa: F401  (kerasgp.deploy.tflite.load_keras, as before)
+from ..pose.estimator import load_keras
 from ..pose.heads import SimCCDecode
+from . import calibration
 from .bench import make_interpreter, native_output_to
+from .report import format_op_report, op_report
 from .runtime import _content, _dequantise, _quantisation, _quantise, run_tflite  # noqa: F401
 
 MODES = ("float32", "dynamic", "int8")
 # Keras' SavedModel export names the outputs of a single tensor or a list/tuple output_0, output_1, ...
 # in the order of `model.outputs`, and those of a dict output by their keys.
-_CONVERSION_OPS = ("QUANTIZE", "DEQUANTIZE")
-_FLOAT_TYPES = ("float32", "float16", "float64")
 
 
 @dataclass
@@ -114,7 +110,7 @@ def convert(model, mode: str = "float32", representative=None, num_samples: int 
 
     shape = _input_shape(model)
     # Resolved here, so that a wrong representative set fails before any export or subprocess.
-    samples = _samples(representative, num_samples, shape) if mode == "int8" else None
+    samples = calibration.samples(representative, num_samples, shape) if mode == "int8" else None
     if keras.backend.backend() != "tensorflow":
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{model.name}.keras"
@@ -158,41 +154,6 @@ def _output_names(model) -> list[tuple[str, str]]:
         # Keras flattens a dict of outputs in sorted-key order, which is the order of output_names.
         return list(zip(sorted(model.output), model.output_names))
     return [(f"output_{i}", name) for i, name in enumerate(model.output_names)]
-
-
-def _collect(representative, num_samples: int) -> np.ndarray:
-    """The first `num_samples` representative inputs as one float32 array (N, ...)."""
-    if isinstance(representative, (str, Path)):
-        return np.asarray(np.load(representative)[:num_samples], dtype=np.float32)
-    if isinstance(representative, np.ndarray):
-        return np.asarray(representative[:num_samples], dtype=np.float32)
-    parts, count = [], 0
-    for item in representative:
-        if isinstance(item, (tuple, list)):  # (inputs, targets[, weights]) as a Keras data set yields them
-            item = item[0]
-        item = np.asarray(item, dtype=np.float32)
-        item = item[None] if item.ndim == 3 else item  # one image (H, W, C) or a batch (B, H, W, C)
-        parts.append(item)
-        count += len(item)
-        if count >= num_samples:
-            break
-    if not parts:
-        raise ValueError("the representative iterable yielded no inputs")
-    return np.concatenate(parts)[:num_samples]
-
-
-def _samples(representative, num_samples: int, input_shape: tuple) -> np.ndarray:
-    if isinstance(representative, str) and not representative.endswith(".npy"):
-        height, width = input_shape[1:3]
-        samples = representative_crops((width, height), count=num_samples, data=representative)
-    else:
-        samples = _collect(representative, num_samples)
-    if samples.ndim != len(input_shape) or samples.shape[1:] != input_shape[1:]:
-        expected = ", ".join(map(str, input_shape[1:]))
-        raise ValueError(f"representative inputs must have the model's input shape (N, {expected}); got {samples.shape}")
-    if len(samples) == 0 or not np.isfinite(samples).all():
-        raise ValueError(f"representative inputs must be finite and at least one; got {samples.shape}")
-    return samples
 
 
 @contextlib.contextmanager
@@ -282,7 +243,7 @@ def _convert_tensorflow(model, mode: str, representative, num_samples: int, floa
     import tensorflow as tf
 
     shape = _input_shape(model)
-    samples = _samples(representative, num_samples, shape) if mode == "int8" else None
+    samples = calibration.samples(representative, num_samples, shape) if mode == "int8" else None
     if mode == "int8":
         float_layers = expand_float_layers(model, float_layers)
         known = _layer_names(model)
@@ -389,7 +350,7 @@ def _convert_in_subprocess(path: Path, mode: str, representative, num_samples: i
         if mode != "int8":
             representative = None
         elif not isinstance(representative, str):  # arrays travel as a .npy file; names are resolved there
-            np.save(tmp / "representative.npy", _collect(representative, num_samples))
+            np.save(tmp / "representative.npy", calibration.collect(representative, num_samples))
             representative = str(tmp / "representative.npy")
         job = {"model": str(path.resolve()), "mode": mode, "representative": representative,
                "num_samples": num_samples, "out": str(target.resolve()), "result": str(tmp / "result.json"),
@@ -451,79 +412,3 @@ def _conversion(content: bytes, mode: str, out, outputs: list[tuple[str, str]], 
                       input_details=[_describe(name, d) for name, d in inputs.items()],
                       output_details=[_describe(name, signature_outputs[name], keras) for name, keras in outputs],
                       op_report=op_report(content))
-
-
-def _dtype_label(op: dict, tensors: dict, constants: set) -> str:
-    """The type an op computes in: its output's, "A->B" for the quantize/dequantize ops, and "hybrid" for
-    a float op on int8 constant weights (dynamic-range quantisation)."""
-    outputs = [tensors[i] for i in op["outputs"] if i >= 0]
-    out = np.dtype(outputs[0]["dtype"]).name if outputs else "none"
-    inputs = [i for i in op["inputs"] if i >= 0]
-    if op["op_name"] in _CONVERSION_OPS and inputs:
-        return f"{np.dtype(tensors[inputs[0]]['dtype']).name}->{out}"
-    if out in _FLOAT_TYPES and any(i in constants and np.dtype(tensors[i]["dtype"]).name == "int8" for i in inputs):
-        return "hybrid"
-    return out
-
-
-def op_report(model) -> dict:
-    """What the converted graph computes in, read from the flatbuffer by the interpreter.
-
-    Returns {"ops": [{"op", "dtype", "count"}], "total", "float_ops": ["#index OP dtype -> tensor"],
-    "quantize_ops": [same for QUANTIZE/DEQUANTIZE], "max_rank", "above_rank4": [tensor names]}.
-    float_ops lists the ops left in float (or hybrid) other than the quantize/dequantize ops.
-    """
-    interpreter = make_interpreter(_content(model), xnnpack=False)  # the model's own ops, not a delegate node
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    ops = interpreter._get_ops_details()
-    produced = {int(i) for op in ops for i in op["outputs"]}
-    graph_inputs = {d["index"] for d in interpreter.get_input_details()}
-    constants = {int(i) for op in ops for i in op["inputs"] if i >= 0} - produced - graph_inputs
-    counts, float_ops, quantize_ops = {}, [], []
-    for op in ops:
-        label = _dtype_label(op, tensors, constants)
-        counts[(op["op_name"], label)] = counts.get((op["op_name"], label), 0) + 1
-        # A fused op's output is named after every TF op folded into it; the first names it well enough.
-        first_output = tensors[op["outputs"][0]]["name"].split(";")[0] if len(op["outputs"]) else ""
-        line = f"#{op['index']} {op['op_name']} {label} -> {first_output}"
-        if op["op_name"] in _CONVERSION_OPS:
-            quantize_ops.append(line)
-        elif label in _FLOAT_TYPES or label == "hybrid":
-            float_ops.append(line)
-    ranks = {t["name"]: len(t["shape"]) for t in tensors.values()}
-    rows = [{"op": op, "dtype": dtype, "count": n} for (op, dtype), n in counts.items()]
-    return {"ops": sorted(rows, key=lambda r: (-r["count"], r["op"])), "total": len(ops), "float_ops": float_ops,
-            "quantize_ops": quantize_ops, "max_rank": max(ranks.values(), default=0),
-            "above_rank4": sorted(name for name, rank in ranks.items() if rank > 4)}
-
-
-def format_op_report(report: dict, limit: int = 8) -> str:
-    lines = [f"ops: {report['total']}, largest tensor rank {report['max_rank']}"]
-    lines += [f"  {r['op']:28s} {r['dtype']:14s} {r['count']:4d}" for r in report["ops"]]
-    for title, items in (("left in float", report["float_ops"]), ("quantize/dequantize", report["quantize_ops"]),
-                         ("tensors of rank > 4", report["above_rank4"])):
-        lines.append(f"{title}: {len(items) or 'none'}")
-        lines += [f"  {item}" for item in items[:limit]]
-        if len(items) > limit:
-            lines.append(f"  ... and {len(items) - limit} more")
-    return "\n".join(lines)
-
-
-def representative_crops(input_size, count: int = 200, data: str = "lspet", seed: int = 0) -> np.ndarray:
-    """`count` people of the training split (LSPET's first 6,000; the whole set for the others), drawn with
-    `seed`, as the pose models take them: centred crops, float32 RGB in [0, 1], (count, H, W, 3).
-
-    input_size: an int or (width, height). The crops go through the crop cache (only the drawn people
-    are decoded), so a second call is fast.
-    """
-    width, height = (input_size, input_size) if np.isscalar(input_size) else input_size
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)  # the loader's report is not the point here
-        people = load(data, split="train") if data == "lspet" else load(data)
-    chosen = np.sort(np.random.default_rng(seed).choice(len(people), size=min(count, len(people)), replace=False))
-    subset = dataclasses.replace(people, records=[people.records[i] for i in chosen],
-                                 split=f"{people.split or 'all'}-representative{len(chosen)}-seed{seed}")
-    cache = build_cache(subset, (int(width), int(height)), progress=False)
-    return PoseBatches(cache, batch_size=len(cache), targets="coords").batch(0)["images"]

@@ -24,6 +24,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..pose import geometry
+from ..pose import rle
 from ..pose import losses as L
 
 LOSSES = ("simcc", "heatmap", "smoothl1", "dsnt", "rle", "dsnt+rle", "simcc+rle")
@@ -147,13 +149,13 @@ class Plan:
                 [target, outputs["coordinates"], target_weight()])
         if "dsnt" in self.loss:
             maps = outputs["heatmaps"]
-            sigma = L.dsnt_sigma(int(maps.shape[2]), r.get("dsnt_sigma_px", 1.0))
+            sigma = geometry.dsnt_sigma(int(maps.shape[2]), r.get("dsnt_sigma_px", 1.0))
             dsnt_target = add_input("dsnt_target", (num_joints, 2))
             outs["dsnt_loss"] = JointLoss("dsnt", {"sigma": sigma, "regularization_weight": r.get("dsnt_weight", 1.0)},
                                           name="dsnt_loss")([dsnt_target, maps, target_weight()])
         if "rle" in self.loss:
             target = add_input("target", (num_joints, 2))
-            outs["rle_loss"] = L.RLELoss(q_distribution=r.get("rle_q", "laplace"), gamma=r.get("gamma", 1.0),
+            outs["rle_loss"] = rle.RLELoss(q_distribution=r.get("rle_q", "laplace"), gamma=r.get("gamma", 1.0),
                                          name="rle_loss")([outputs["coordinates"], outputs["sigma"], target,
                                                            target_weight()])
         if r.get("sigma_loss"):
@@ -161,7 +163,7 @@ class Plan:
             outs["sigma_loss"] = JointLoss(r["sigma_loss"], name="sigma_loss")([presence, outputs["sigma"]])
         for name in outs:
             if name.endswith("_loss"):
-                losses[name] = L.OutputAsLoss()
+                losses[name] = rle.OutputAsLoss()
                 weights[name] = float(r.get("sigma_loss_weight", 1.0)) if name == "sigma_loss" else 1.0
         self.inputs = tuple(inputs)
         self.model = keras.Model(inputs, outs, name=f"{inference.name}_training")
@@ -175,7 +177,7 @@ class Plan:
             return b["images"], b["simcc"]
         sources = {"image": lambda: b["images"], "target_weight": lambda: b["target_weight"],
                    "target": lambda: b["coords"], "heatmap_target": lambda: b["heatmap"],
-                   "dsnt_target": lambda: L.normalized_coordinates(b["keypoints"], self.input_size).astype(np.float32),
+                   "dsnt_target": lambda: geometry.normalized_coordinates(b["keypoints"], self.input_size).astype(np.float32),
                    "presence_target": lambda: b["target_weight"]}
         x = {name: sources[name]() for name in self.inputs}
         n = len(b["images"])

@@ -18,9 +18,9 @@
 Coordinate units. Every "coordinates" output of a head is in the units of `targets.coordinate_targets`,
 x / W - 0.5 and y / H - 0.5 with x, y in input pixels ("crop units", the crop spans [-0.5, 0.5)), so that
 one target encoder and one RLE loss serve DeepPose, IPR, DSNT and decoded SimCC alike. DSNT's loss works in
-dsntnn's own units: give it `losses.normalized_coordinates(keypoints, input_size)` as targets.
+dsntnn's own units: give it `geometry.normalized_coordinates(keypoints, input_size)` as targets.
 Output layer names are fixed ("coordinates", "sigma", "heatmaps", "simcc_x", "simcc_y") so that
-`losses.rle_training_model` and `decoding.deployable_model` find them.
+`rle.rle_training_model` and `decoding.deployable_model` find them.
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ class CosineLinear(keras.layers.Layer):
 def joint_softmax(heatmap_logits):
     """(B, h, w, K) logits -> (B, K, h*w), each joint's map as a distribution over its cells (row-major).
 
-    The same numbers as `losses.spatial_softmax` (used by the losses), computed as one softmax over the last
+    The same numbers as `geometry.spatial_softmax` (used by the losses), computed as one softmax over the last
     axis: TFLite has an accurate int8 SOFTMAX kernel, while the logsumexp form becomes int8 EXP and LOG ops
     that cost several pixels of the soft-argmax (measured on a 4x4 map, 64x64 input: median 5 px)."""
     _, height, width, joints = heatmap_logits.shape
@@ -157,9 +157,9 @@ class SoftArgmax2D(keras.layers.Layer):
     IPR's integral (Sun et al. 2018, Eq. 3), DSNT's `dsnt(spatial_softmax(...))` (Nibali et al. 2018, Eq. 5).
 
     Cell (i, j) of an h x w map sits at input pixel ((j + 0.5) W / w - 0.5, (i + 0.5) H / h - 0.5), dsntnn's
-    cell centres (`losses.normalized_linspace`) mapped to pixels; the expectation is returned in input pixels
+    cell centres (`geometry.normalized_linspace`) mapped to pixels; the expectation is returned in input pixels
     or crop units (x / W - 0.5). input_size = (W, H). Computed as `joint_softmax` times a constant matrix of
-    cell centres (one int8 FULLY_CONNECTED in TFLite); equal to losses.dsnt(losses.spatial_softmax(x))."""
+    cell centres (one int8 FULLY_CONNECTED in TFLite); equal to geometry.dsnt(geometry.spatial_softmax(x))."""
 
     def __init__(self, input_size, units: str = "crop", **kwargs):
         super().__init__(**kwargs)
@@ -278,7 +278,7 @@ def sigma_head(features, num_joints: int, dropout: float = 0.0, name: str = "sig
     """RLE's sigma branch: global average pooling, dropout, FC, sigmoid -> (B, K, 2) in (0, 1), one scale
     per joint and axis (the official RLE's `fc_sigma` + sigmoid). Fed by any map: the seed's two-map
     backbone gives it the 1024-d final conv while the localisation head reads the 464-d stage output.
-    Use with `losses.RLELoss(sigma_activation=None)`: the sigmoid is already applied."""
+    Use with `rle.RLELoss(sigma_activation=None)`: the sigmoid is already applied."""
     x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(features)
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
