@@ -24,21 +24,7 @@ import numpy as np
 
 from .data.cache import cache_dir
 from .data.sources import entry, locate, sha256
-
-PRETRAINED = {
-    "shufflenet_v2_x0.5": {
-        "family": "shufflenet_v2",
-        "options": {"width": 0.5, "block_order": "megvii", "padding": "symmetric"},
-        "defaults": {"include_conv5": False},
-        "source": "shufflenet_v2_x0.5",
-    },
-    "mobilenet_v2": {
-        "family": "mobilenet_v2",
-        "options": {"alpha": 1.0, "padding": "symmetric"},
-        "defaults": {},
-        "source": "mobilenet_v2",
-    },
-}
+from .presets import Pretrained, pretrained
 
 
 def ported_dir() -> Path:
@@ -49,10 +35,11 @@ def ported_path(name: str) -> Path:
     return ported_dir() / f"{name}.npz"
 
 
-def _spec(name: str) -> dict:
-    if name not in PRETRAINED:
-        raise ValueError(f"no pretrained weights named {name!r}; known: {sorted(PRETRAINED)}")
-    return PRETRAINED[name]
+def _spec(name: str) -> Pretrained:
+    known = pretrained()
+    if name not in known:
+        raise ValueError(f"no pretrained weights named {name!r}; known: {sorted(known)}")
+    return known[name].weights
 
 
 # --- name maps: torch state-dict module path -> Keras layer name ------------------------------------
@@ -132,8 +119,8 @@ def port(name: str, model, source: str | Path | None = None, out: str | Path | N
     model: the backbone built with the weights' options (`kerasgp.backbones.port` builds it); every array is
     set into it before anything is written, so a file that does not fit is never written."""
     spec = _spec(name)
-    manifest = entry(spec["source"])
-    source = Path(source) if source else locate(spec["source"]) / manifest["marker"]
+    manifest = entry(spec.source)
+    source = Path(source) if source else locate(spec.source) / manifest["marker"]
     layers = convert_state_dict(name, read_state_dict(source))
     for layer_name, arrays in layers.items():
         model.get_layer(layer_name).set_weights(arrays)
@@ -176,19 +163,20 @@ def load_into(model, path: str | Path) -> list[str]:
 
 def resolve(family: str, weights: str, options: dict) -> tuple[Path, dict]:
     """(the ported file, the backbone's build options) for backbone `family` with pretrained `weights` (a name
-    in PRETRAINED, whose file may not be ported yet, or the path of a ported .npz): the architecture options
+    of a preset with weights (`kerasgp.presets`), whose file may not be ported yet, or the path of a ported .npz): the architecture options
     the weights need are applied, and a conflicting option is an error."""
-    if weights in PRETRAINED:
-        spec = PRETRAINED[weights]
-        if spec["family"] != family:
-            raise ValueError(f"weights {weights!r} are for {spec['family']}, not {family}")
-        for key, value in spec["options"].items():
+    known = pretrained()
+    if weights in known:
+        spec = known[weights].weights
+        if known[weights].family != family:
+            raise ValueError(f"weights {weights!r} are for {known[weights].family}, not {family}")
+        for key, value in spec.options.items():
             if key in options and options[key] != value:
                 raise ValueError(f"weights {weights!r} need {key}={value!r}; got {key}={options[key]!r}")
-        return ported_path(weights), {**spec["defaults"], **options, **spec["options"]}
+        return ported_path(weights), {**spec.defaults, **options, **spec.options}
     path = Path(weights)
     if not path.exists():
-        raise FileNotFoundError(f"weights {weights!r}: neither a known name ({sorted(PRETRAINED)}) nor a file")
+        raise FileNotFoundError(f"weights {weights!r}: neither a known name ({sorted(known)}) nor a file")
     return path, dict(options)
 
 

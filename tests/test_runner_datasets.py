@@ -158,7 +158,7 @@ def test_ablate_data_overrides_every_variant_and_records_it(monkeypatch, tmp_pat
 def test_lspet_rows_keep_their_metric_columns_and_append_nothing(monkeypatch):
     metrics = {"pckh@0.5": 41.234, "pckh@0.1": 9.876, "pck@0.2": 30.05, "per_joint_pckh@0.5": {"neck": 50.04},
                "people": 64, "people_without_head_size": 2}
-    monkeypatch.setattr(runner, "evaluate", lambda model, cache, split_ratio: metrics)
+    monkeypatch.setattr(runner, "evaluate", lambda model, cache: metrics)
     columns, appended = runner.evaluate_split(None, None, recipe("heads", "deeppose", "smoke"))
     assert appended == {}
     assert columns == {"pckh@0.5": 41.23, "pckh@0.1": 9.88, "pck@0.2": 30.05, "per_joint_pckh@0.5": '{"neck": 50.0}',

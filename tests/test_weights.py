@@ -14,9 +14,10 @@ pytest.importorskip("torch", reason="porting and checking PyTorch weights needs 
 
 from kerasgp import backbones  # noqa: E402
 from kerasgp import weights as W  # noqa: E402
+from kerasgp.presets import pretrained  # noqa: E402
 from kerasgp.reference import reference_model, torch_features  # noqa: E402
 
-NAMES = sorted(W.PRETRAINED)
+NAMES = sorted(pretrained())
 
 def _inputs(height=128, width=96):
     """A real LSPET crop and a random image, (2, H, W, 3), roughly ImageNet-normalised."""
@@ -33,10 +34,10 @@ def _inputs(height=128, width=96):
 @pytest.fixture(scope="module", params=NAMES)
 def pair(request, tmp_path_factory):
     name = request.param
-    spec = W.PRETRAINED[name]
+    spec = pretrained()[name].weights
     from kerasgp.data.sources import entry
 
-    source = require(spec["source"]) / entry(spec["source"])["marker"]
+    source = require(spec.source) / entry(spec.source)["marker"]
     reference = reference_model(name, source)
     ported = backbones.port(name, source=source, out=tmp_path_factory.mktemp("w") / f"{name}.npz")
     return name, reference, ported
@@ -45,7 +46,7 @@ def pair(request, tmp_path_factory):
 def test_ported_backbone_matches_pytorch_at_strides_8_16_32(pair):
     name, reference, ported = pair
     x = _inputs()
-    model = backbones.get(W.PRETRAINED[name]["family"], weights=str(ported), **W.PRETRAINED[name]["options"],
+    model = backbones.get(pretrained()[name].family, weights=str(ported), **pretrained()[name].weights.options,
                           input_shape=x.shape[1:])
     ours = model.predict(x, verbose=0)
     theirs = torch_features(reference, x)
@@ -61,13 +62,13 @@ def test_keras_padding_or_torchvision_order_would_break_the_port(pair):
     name, reference, ported = pair
     x = _inputs()
     theirs = torch_features(reference, x)["stride32"]
-    options = dict(W.PRETRAINED[name]["options"], padding="same")
-    model = backbones.REGISTRY[W.PRETRAINED[name]["family"]](input_shape=x.shape[1:], **options,
-                                                               **W.PRETRAINED[name]["defaults"])
+    preset = pretrained()[name]
+    options = dict(preset.weights.options, padding="same")
+    model = backbones.REGISTRY[preset.family](input_shape=x.shape[1:], **options, **preset.weights.defaults)
     W.load_into(model, ported)
     assert np.abs(np.asarray(model.predict(x, verbose=0)["stride32"]) - theirs).max() > 1e-2
     if name == "shufflenet_v2_x0.5":
-        options = dict(W.PRETRAINED[name]["options"], block_order="torchvision")
+        options = dict(preset.weights.options, block_order="torchvision")
         model = backbones.shufflenet_v2(input_shape=x.shape[1:], include_conv5=False, **options)
         W.load_into(model, ported)
         assert np.abs(np.asarray(model.predict(x, verbose=0)["stride32"]) - theirs).max() > 1e-2

@@ -35,23 +35,23 @@ def inverted_residual(x, out_channels: int, stride: int, expansion: int, *, name
     return y
 
 
-def mobilenet_v2(alpha: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
+def mobilenet_v2(width: float = 1.0, input_shape=(None, None, 3), include_top: bool = False,
                  num_classes: int = 1000, padding: str = "same", name: str | None = None) -> keras.Model:
     check_padding(padding)
-    if alpha <= 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
+    if width <= 0:
+        raise ValueError(f"width must be > 0, got {width}")
     inputs = keras.Input(input_shape, name="image")
-    x = conv_bn(inputs, _make_divisible(32 * alpha), 3, 2, name="features_0", padding=padding, activation="relu6")
+    x = conv_bn(inputs, _make_divisible(32 * width), 3, 2, name="features_0", padding=padding, activation="relu6")
     index, features = 1, {}
     for t, c, n, s in SETTINGS:
         for i in range(n):
-            x = inverted_residual(x, _make_divisible(c * alpha), s if i == 0 else 1, t, name=f"features_{index}",
+            x = inverted_residual(x, _make_divisible(c * width), s if i == 0 else 1, t, name=f"features_{index}",
                                   padding=padding)
             index += 1
             _collect(features, index - 1, x)
-    x = conv_bn(x, _make_divisible(1280 * max(1.0, alpha)), 1, name=f"features_{index}", activation="relu6")
+    x = conv_bn(x, _make_divisible(1280 * max(1.0, width)), 1, name=f"features_{index}", activation="relu6")
     _collect(features, index, x)
-    name = name or f"mobilenet_v2_{alpha}"
+    name = name or f"mobilenet_v2_{width}"
     if include_top:
         return keras.Model(inputs, classifier(keras.layers.Dropout(0.2, name="head_dropout")(x), num_classes), name=name)
     return keras.Model(inputs, features, name=name)

@@ -11,11 +11,12 @@ def _weights_import(args) -> int:
     return 0
 
 def _weights_list(args) -> int:
-    from ..weights import PRETRAINED, ported_path
+    from ..presets import pretrained
+    from ..weights import ported_path
 
-    for name, spec in PRETRAINED.items():
+    for name, preset in pretrained().items():
         path = ported_path(name)
-        print(f"{name:20s} {spec['family']:15s} {path if path.exists() else 'not ported yet'}")
+        print(f"{name:20s} {preset.family:15s} {path if path.exists() else 'not ported yet'}")
     return 0
 
 

@@ -152,7 +152,7 @@ def evaluate_split(model, val_cache, r: dict, people=None):
     the model run on each crop and on its mirror, the two predictions averaged (mmpose's test_cfg flip_test)."""
     if r.get("flip_test"):
         model = with_flip_test(model)
-    metrics = evaluate(model, val_cache, split_ratio=r["split_ratio"])
+    metrics = evaluate(model, val_cache)  # the model knows its split ratio (PoseModel)
     # LSPET rounds as it always has (a NaN stays "nan"); the samples write "" for a NaN (no joint counted)
     rounded = (lambda value: round(value, 2)) if r["data"] in LSPET_ROWS else _rounded
     columns = {"pckh@0.5": rounded(metrics["pckh@0.5"]), "pckh@0.1": rounded(metrics["pckh@0.1"]),
@@ -168,7 +168,7 @@ def evaluate_split(model, val_cache, r: dict, people=None):
                 "val_images": len({_image_key(p) for p in val.records}),
                 "oks_ap": "", "oks_ap50": "", "oks_ap75": "", "oks_ar": ""}
     if val_cache.layout.name == "coco17":
-        oks = evaluate_coco(model, val, val_cache, split_ratio=r["split_ratio"])
+        oks = evaluate_coco(model, val, val_cache)
         appended.update({f"oks_{key.lower()}": round(100.0 * oks[key], 2) for key in ("AP", "AP50", "AP75", "AR")})
         columns.update({"pckh@0.5": "", "pckh@0.1": "", "per_joint_pckh@0.5": "", "val_people_without_head_size": ""})
     return columns, appended

@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .. import data, weights
+from .. import data, presets, weights
 from ..data.download import one_line
 from ..deploy.bench import measure
 from ..deploy.tflite import convert_file
@@ -31,7 +31,7 @@ def _pretrained_weights(name: str) -> tuple[str | None, str]:
         return None, "from scratch (porting the pretrained backbone needs torch: pip install -e '.[backends]')"
 
     try:
-        data.fetch(weights.PRETRAINED[name]["source"])
+        data.fetch(presets.PRESETS[name].weights.source)
     except (OSError, ValueError) as error:
         return None, f"from scratch (pretrained backbone not fetched: {str(error).splitlines()[0]})"
     return name, "ported ImageNet backbone"

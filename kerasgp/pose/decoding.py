@@ -310,7 +310,8 @@ def deployable_model(model: keras.Model, split_ratio: float | None = None, name:
     a loss are left out. The layers (and weights) are shared with `model`, not copied.
     Keypoints come from the "coordinates" output when the model has one (DeepPose, IPR, DSNT, decoded
     SimCC), else from argmax decoding of the SimCC vectors or of the heatmaps, as `decode` does in NumPy.
-    split_ratio (SimCC only): read from the vectors' length and the input width when None."""
+    split_ratio (SimCC only): when None, the model's own (`PoseModel.split_ratio`), else read from the
+    vectors' length and the input width."""
     if is_deployed(model):  # already image -> keypoints (a flip-test model, a loaded deployable one)
         return model
     image = image_input(model)
@@ -319,7 +320,7 @@ def deployable_model(model: keras.Model, split_ratio: float | None = None, name:
     output = lambda layer_name: model.get_layer(layer_name).output  # noqa: E731
     simcc = SIMCC_X in names and SIMCC_Y in names
     if simcc and split_ratio is None:
-        split_ratio = output(SIMCC_X).shape[-1] / input_size[0]
+        split_ratio = getattr(model, "split_ratio", None) or output(SIMCC_X).shape[-1] / input_size[0]
     if COORDINATES in names:
         keypoints = ToInputPixels(input_size, name=KEYPOINTS)(output(COORDINATES))
     elif simcc:

@@ -29,7 +29,7 @@ from ..data.transforms import apply_affine, invert_affine
 from ..deploy.bench import make_interpreter
 from ..deploy.runtime import run_tflite
 from ..metrics import coco_keypoint_ap, pck_torso, pckh
-from ..weights import PRETRAINED
+from ..presets import PRESETS, preprocessing_for
 from .decoding import (  # noqa: F401
     confidence,
     crop_units_to_pixels,
@@ -52,15 +52,10 @@ from .heads import (
     sigma_head,
     simcc_head,
 )
-from .preprocess import BGR_UNIT, IMAGENET, InputNormalization
+from .model import PoseModel, layout_for
+from .preprocess import InputNormalization
 
-# The input each pretrained backbone was trained on; a from-scratch twin uses the same, for a fair row.
-PREPROCESSING = {"shufflenet_v2_x0.5": BGR_UNIT, "mobilenet_v2": IMAGENET}
 HEADS = ("simcc", "heatmap", "deeppose", "ipr", "dsnt")
-
-
-def preprocessing_for(backbone: str, weights: str | None) -> dict:
-    return PREPROCESSING.get(weights or backbone, IMAGENET)
 
 
 def _feature(outputs: dict, name: str, backbone: str, argument: str):
@@ -75,8 +70,10 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
                      deconv_channels=None, name: str | None = None, *, sigma: bool = False,
                      sigma_feature: str | None = None, simcc_decoding: str | None = None,
                      cosine_scale: float | None = None, heatmap_form: str | None = None,
-                     joints_by_deconv: bool | None = None, neck_channels: int | None = None) -> keras.Model:
-    """A Functional pose model taking RGB in [0, 1], (B, H, W, 3).
+                     joints_by_deconv: bool | None = None, neck_channels: int | None = None,
+                     joint_layout: str | None = None) -> PoseModel:
+    """A Functional pose model taking RGB in [0, 1], (B, H, W, 3): a `PoseModel`, whose config records its head,
+    split ratio (SimCC), joint layout and preprocessing.
 
     deconv_channels: the SimpleBaseline deconvolutions of the head; default (64, 64, 64) for "heatmap"
     (stride 4) and none for the others (the SimCC base recipe sets two, stride 8; IPR / DSNT read the
@@ -92,7 +89,9 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
     joints_by_deconv: the last upsampling is a deconv to the K maps (the light form), overrides the form's.
     dropout: before the FC layers of DeepPose and sigma, before SimCC's linear layers;
     neck_channels: the seed's "+1x1 conv", a 1x1 conv (BN, ReLU) of that many channels between the
-    localisation feature and the head."""
+    localisation feature and the head;
+    joint_layout: the `kerasgp.data` layout the K joints follow (default: the one layout with num_joints
+    joints, "lsp14" for 14)."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; implemented: {HEADS}")
     if sigma and head == "heatmap":
@@ -108,9 +107,9 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
                          f"{heatmap_form!r} for head {head!r}")
     width, height = input_size
     options = dict(backbone_options or {})
-    layout = PRETRAINED.get(weights or backbone)
-    if layout:  # the pretrained file's layout, kept for the from-scratch twin too, so only the weights differ
-        options = {**layout["defaults"], **layout["options"], **options}
+    preset = PRESETS.get(weights or backbone)
+    if preset and preset.weights:  # the pretrained file's layout, kept for the from-scratch twin too, so only
+        options = {**preset.weights.defaults, **preset.weights.options, **options}  # the weights differ
     if sigma_feature == "conv5" and options.get("include_conv5") is False and \
             "include_conv5" not in (backbone_options or {}):
         options["include_conv5"] = True  # the two-map backbone asks for the final conv the layout leaves out
@@ -153,16 +152,24 @@ def build_pose_model(backbone: str = "shufflenet_v2_x0.5", weights: str | None =
     if sigma:
         sigma_map = _feature(maps, sigma_feature or feature, backbone, "sigma_feature")
         outputs["sigma"] = sigma_head(sigma_map, num_joints, dropout)
-    model = keras.Model(inputs, outputs, name=name or f"{backbone}_{head}")
+    model = PoseModel(inputs, outputs, name=name or f"{backbone}_{head}", head=head,
+                      split_ratio=split_ratio if head == "simcc" else None,
+                      joint_layout=joint_layout or layout_for(num_joints),
+                      preprocessing=preprocessing_for(backbone, weights))
     model.random_init_layers = getattr(body, "random_init_layers", None)
     return model
 
 
 def head_of(model) -> str:
-    """Which head a model built by build_pose_model carries, read from its layers ("deployed" for the output
-    of `deployable_model`, "unknown" for anything else)."""
+    """Which head a pose model carries: "deployed" for the output of `deployable_model`, else the head its
+    config records (`PoseModel.head`). A file saved before pose models recorded it is read from its layer
+    names; "unknown" for anything else."""
     names = {layer.name for layer in model.layers}
-    for layer_name, head in (("keypoints", "deployed"), ("simcc_x", "simcc"), ("heatmap_maps", "heatmap")):
+    if "keypoints" in names:
+        return "deployed"
+    if getattr(model, "head", None):
+        return model.head
+    for layer_name, head in (("simcc_x", "simcc"), ("heatmap_maps", "heatmap")):
         if layer_name in names:
             return head
     if "heatmaps" in names:
@@ -170,13 +177,17 @@ def head_of(model) -> str:
     return "deeppose" if "coordinates" in names else "unknown"
 
 
-def predict_keypoints(model, batches, split_ratio: float = 2.0, head: str | None = None,
+def predict_keypoints(model, batches, split_ratio: float | None = None, head: str | None = None,
                       with_confidence: bool = False):
     """Run `model` (anything with `predict_on_batch`, e.g. a Keras model or `TFLitePoseModel`) over a
     PoseBatches (no augmentation) -> keypoints (N, K, 2) in original-image pixels and the cache rows, and
     with_confidence the (N, K) confidence (None when the outputs carry none).
 
-    head: "simcc" or "heatmap" to force that decoding; None reads the outputs (`decoding.output_kind`)."""
+    split_ratio: SimCC's; None takes the model's own (`PoseModel.split_ratio`), else reads it from the
+    vectors' length and the input width. head: "simcc" or "heatmap" to force that decoding; None reads the
+    outputs (`decoding.output_kind`)."""
+    if split_ratio is None:
+        split_ratio = getattr(model, "split_ratio", None)
     preds, rows, scores = [], [], []
     for i in range(len(batches)):
         b = batches.batch(i)
@@ -201,7 +212,8 @@ def _joint_selection(num_predicted: int, layout):
                      f"{layout.num_joints}; only a 14-joint (LSP) model can be scored on MPII-16 data")
 
 
-def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indices=None, head: str | None = None) -> dict:
+def evaluate(model, cache, batch_size: int = 64, split_ratio: float | None = None, indices=None,
+             head: str | None = None) -> dict:
     """PCKh@0.5, PCKh@0.1 (per joint) and PCK@0.2 torso on the cached people, in original pixels.
 
     On MPII-16 data "pckh@0.5_official" adds MPII's official total (Andriluka et al. 2014, as mmpose's
@@ -227,7 +239,7 @@ def evaluate(model, cache, batch_size: int = 64, split_ratio: float = 2.0, indic
     return result
 
 
-def evaluate_coco(model, people, cache, batch_size: int = 64, split_ratio: float | None = 2.0) -> dict:
+def evaluate_coco(model, people, cache, batch_size: int = 64, split_ratio: float | None = None) -> dict:
     """COCO keypoint AP / AR (OKS, pycocotools' COCOeval) of a 17-joint model on the cached COCO people.
 
     Top-down on the ground-truth boxes, one prediction per annotated person; its score is the mean
@@ -343,8 +355,8 @@ def evaluate_file(model_path, data: str = "lspet", root=None, split: str | None 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # Keras' predict_on_batch warnings about its input names
         if people.layout.name == "coco17":
-            metrics = evaluate_coco(model, people, cache, batch_size, split_ratio=None)
+            metrics = evaluate_coco(model, people, cache, batch_size)
         else:
-            metrics = evaluate(model, cache, batch_size, split_ratio=None)
+            metrics = evaluate(model, cache, batch_size)
     return {"model": str(model_path), "data": name, "split": people.split, "input_size": list(input_size),
             "flip_test": bool(flip_test), "skipped_by_loader": sum(people.report.skipped.values()), **metrics}

@@ -4,10 +4,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "channel_order": "rgb"}
-# Yolo-FastestV2 (where the 0.5x ShuffleNetV2 weights come from) feeds OpenCV's BGR / 255, no mean or
-# std; the first BatchNorm's running statistics agree (lesson 07 measures it).
-BGR_UNIT = {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0), "channel_order": "bgr"}
+from ..presets import BGR_UNIT, IMAGENET  # noqa: F401  (the two preprocessings the presets use, as before)
 
 
 @keras.saving.register_keras_serializable(package="kerasgp")
