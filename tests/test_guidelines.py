@@ -7,7 +7,7 @@ import pytest
 
 from kerasgp.analysis import cost
 from kerasgp.experiments import guidelines as G
-from kerasgp.experiments.guidelines.timing import _interleaved
+from kerasgp.experiments.guidelines.timing import _interleaved, _round_medians
 
 SIZE = G.INPUT_SIZE
 
@@ -281,14 +281,11 @@ def test_cli_passes_its_lists_to_run_and_prints_the_tables(g4_keras, tmp_path, c
 
 
 def test_settings_take_turns_in_rounds_and_report_the_median_of_the_rounds():
-    calls = []
-
-    def timer(key, medians):
-        figures = iter(medians)
-        return lambda runs, warmup: calls.append((key, runs, warmup)) or {"median_ms": next(figures), "p90_ms": 9.0}
-
-    timings = _interleaved({"a": timer("a", [1.0, 5.0, 2.0]), "b": timer("b", [3.0, 3.0, 30.0])},
-                             runs=7, warmup=4, rounds=3)
-    assert [key for key, _, _ in calls] == ["a", "b", "b", "a", "a", "b"]  # the order reverses every other round
-    assert [warmup for _, _, warmup in calls] == [4, 4, 1, 1, 1, 1] and {runs for _, runs, _ in calls} == {2}
-    assert timings["a"]["median_ms"] == 2.0 and timings["b"]["median_ms"] == 3.0 and timings["a"]["runs"] == 6
+    order = []
+    calls = {key: (lambda key=key: order.append(key), {"threads": 1}) for key in ("a", "b")}
+    timings = _interleaved(calls, runs=7, warmup=4, rounds=3)
+    assert order[:8] == ["a"] * 4 + ["b"] * 4  # the warm-up, then 3 rounds of 2 runs, the order rotated
+    assert order[8:] == ["a", "a", "b", "b", "b", "b", "a", "a", "a", "a", "b", "b"]
+    assert timings["a"]["runs"] == 6 and timings["a"]["threads"] == 1 and timings["a"]["median_ms"] >= 0
+    ms = np.array([[1.0, 1.0, 9.0], [5.0, 5.0, 5.0], [2.0, 2.0, 2.0]])  # (rounds, runs)
+    assert _round_medians(ms) == {"median_ms": 2.0, "p90_ms": 5.0, "runs": 9}

@@ -3,7 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from kerasgp.experiments import keras_latency, timing
+from kerasgp.deploy import bench
+from kerasgp.deploy.bench import interleaved_rounds
+from kerasgp.experiments import keras_latency
 
 
 def _tiny(shape=(16, 16, 3)):
@@ -27,7 +29,7 @@ def test_warm_up_calls_are_not_timed_and_the_median_and_p90_are_of_the_timed_cal
     # perf_counter is read at each call's start and stop: 0, 5 ms, 5 ms, 6 ms, 6 ms, 9 ms, ...
     steps = [0.0] + [step for d in durations_ms for step in (d / 1000, 0.0)][:-1]
     ticks = iter(np.cumsum(steps))
-    monkeypatch.setattr(timing.time, "perf_counter", lambda: float(next(ticks)))
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(ticks)))  # the shared timer's clock
     model = _Counting()
     result = keras_latency(model, runs=5, warmup=2)
     assert model.calls == 2 + 5
@@ -54,3 +56,17 @@ def test_unknown_input_dims_need_an_explicit_shape():
 def test_bad_run_counts_are_refused():
     with pytest.raises(ValueError, match="runs must be >= 1"):
         keras_latency(_tiny(), runs=0)
+
+
+def test_the_shared_timer_times_every_call_in_rotated_rounds_and_refuses_an_empty_run():
+    order = []
+    seconds = interleaved_rounds({name: (lambda name=name: order.append(name)) for name in "abc"}, rounds=3, runs=2,
+                                 before=lambda name: order.append(name.upper()))
+    assert order == ["A", "a", "a", "B", "b", "b", "C", "c", "c",  # round 0, then the order rotated by one
+                     "B", "b", "b", "C", "c", "c", "A", "a", "a",
+                     "C", "c", "c", "A", "a", "a", "B", "b", "b"]
+    assert all(value.shape == (3, 2) and (value >= 0).all() for value in seconds.values())
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        interleaved_rounds({"a": lambda: None}, rounds=0, runs=1)
+    with pytest.raises(ValueError, match="a call to time"):
+        interleaved_rounds({}, rounds=1, runs=1)

@@ -161,6 +161,31 @@ def load_average() -> float | None:
         return None
 
 
+def interleaved_rounds(calls: dict, rounds: int, runs: int, before=None) -> dict:
+    """The one timer behind the workbook's latency figures (the bench, the studies, Keras latency, the guideline
+    networks, QuadraNet's blocks): each of `calls` (name -> a function of no arguments, already warmed up) is
+    called `runs` times per round, each call timed on its own (wall clock), in `rounds` rounds whose order is
+    rotated every round, so that no call always follows the same one and a load that drifts over the minutes of
+    a run weighs on all of them alike. before(name), if given, runs before each block of calls, untimed (the
+    bench samples the machine's other tasks there). Returns name -> seconds, an array (rounds, runs)."""
+    if rounds < 1 or runs < 1 or not calls:
+        raise ValueError(f"need rounds >= 1, runs >= 1 and a call to time; got rounds={rounds}, runs={runs}, "
+                         f"{len(calls)} calls")
+    names = list(calls)
+    seconds = {name: np.empty((rounds, runs)) for name in names}
+    for r in range(rounds):
+        for k in range(len(names)):
+            name = names[(k + r) % len(names)]
+            if before is not None:
+                before(name)
+            call, row = calls[name], seconds[name][r]
+            for j in range(runs):
+                start = time.perf_counter()
+                call()
+                row[j] = time.perf_counter() - start
+    return seconds
+
+
 def measure_rounds(models, threads: int = 1, rounds: int = 7, runs: int = 15, warmup: int = 10,
                    xnnpack: bool = True, seed: int = 0) -> list[dict]:
     """Time several `.tflite` models against each other in one process, in interleaved rounds.
@@ -191,18 +216,15 @@ def measure_rounds(models, threads: int = 1, rounds: int = 7, runs: int = 15, wa
         for _ in range(warmup):
             interpreter.invoke()
         interpreters.append(interpreter)
-    times = np.empty((len(paths), rounds, runs))
     others = []
-    for r in range(rounds):
-        for k in range(len(paths)):
-            i = (k + r) % len(paths)
-            time.sleep(0.002)  # let this process's own pool threads settle before sampling the others
-            others.append(other_runnable_tasks())
-            for j in range(runs):
-                start = time.perf_counter()
-                interpreters[i].invoke()
-                times[i, r, j] = time.perf_counter() - start
-    times *= 1000.0
+
+    def sample(_):
+        time.sleep(0.002)  # let this process's own pool threads settle before sampling the others
+        others.append(other_runnable_tasks())
+
+    seconds = interleaved_rounds({i: interpreter.invoke for i, interpreter in enumerate(interpreters)}, rounds, runs,
+                                 before=sample)
+    times = np.stack([seconds[i] for i in range(len(paths))]) * 1000.0
     seen = [o for o in others if o is not None]
     busy = bool(seen) and sum(o > 0 for o in seen) / len(seen) > BUSY_SHARE
     date = datetime.datetime.now().isoformat(timespec="seconds")

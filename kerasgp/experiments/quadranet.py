@@ -57,7 +57,6 @@ import functools
 import math
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +65,7 @@ from .. import results
 from ..analysis import cost, peak_memory
 from ..analysis.graph import functional_graph
 from ..deploy import convert
-from ..deploy.bench import measure
+from ..deploy.bench import interleaved_rounds, measure
 from ..layers import quadra_block
 from ..layers.attention import (
     AttentionContext,
@@ -209,8 +208,8 @@ def stored_for_backward(model) -> dict:
 def _timed_calls(models: dict, batch: int, steps: int, rounds: int, warmup: int, training: bool,
                  seed: int = 0) -> dict:
     """Samples per second of train_on_batch (SGD, MSE) or predict_on_batch at `batch` for each model,
-    taking turns: in each of `rounds` rounds every model runs `steps` timed calls, so that a load that
-    changes during the run (the machine is shared) weighs on every block alike."""
+    taking turns (`deploy.bench.interleaved_rounds`): in each of `rounds` rounds every model runs `steps` timed
+    calls, so that a load that changes during the run (the machine is shared) weighs on every block alike."""
     import keras
 
     rng = np.random.default_rng(seed)
@@ -225,14 +224,8 @@ def _timed_calls(models: dict, batch: int, steps: int, rounds: int, warmup: int,
             calls[key] = functools.partial(model.predict_on_batch, images)
         for _ in range(max(warmup, 1)):  # the first call traces/compiles
             calls[key]()
-    seconds = dict.fromkeys(calls, 0.0)
-    for _ in range(rounds):
-        for key, call in calls.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                call()
-            seconds[key] += time.perf_counter() - start
-    return {key: batch * steps * rounds / elapsed for key, elapsed in seconds.items()}
+    seconds = interleaved_rounds(calls, rounds, steps)  # the order rotated every round
+    return {key: batch * steps * rounds / float(elapsed.sum()) for key, elapsed in seconds.items()}
 
 
 def _tflite(model, runs: int, warmup: int, calibration: int, folder: str) -> dict:

@@ -5,9 +5,11 @@ only comparable with numbers taken in the same process on the same machine.
 """
 from __future__ import annotations
 
-import time
+import functools
 
 import numpy as np
+
+from ..deploy.bench import interleaved_rounds
 
 
 def keras_latency(model, runs: int = 30, warmup: int = 5, input_shape=None, seed: int = 0) -> dict:
@@ -22,14 +24,10 @@ def keras_latency(model, runs: int = 30, warmup: int = 5, input_shape=None, seed
     if any(d is None for d in shape):
         raise ValueError(f"{model.name}: the input shape {shape} has unknown dims; pass input_shape=(H, W, C)")
     image = np.random.default_rng(seed).uniform(0, 1, (1, *shape)).astype("float32")
+    call = functools.partial(model.predict_on_batch, image)
     for _ in range(max(warmup, 1)):  # the first call traces/compiles
-        model.predict_on_batch(image)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        model.predict_on_batch(image)
-        times.append((time.perf_counter() - start) * 1000)
-    times = np.asarray(times)
+        call()
+    times = interleaved_rounds({"model": call}, rounds=1, runs=runs)["model"][0] * 1000
     return {"median_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90)), "runs": runs}
 
 

@@ -24,8 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ..pose import geometry
-from ..pose import rle
+from ..pose import geometry, rle
 from ..pose import losses as L
 
 LOSSES = ("simcc", "heatmap", "smoothl1", "dsnt", "rle", "dsnt+rle", "simcc+rle")

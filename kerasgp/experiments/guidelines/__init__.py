@@ -37,11 +37,12 @@ What we chose where the paper is silent (simplifications, said here once):
 Runtimes: "keras" is Keras 3's compiled predict function (`predict_on_batch`, a tf.function on the
 TensorFlow backend) with the backend's default threads (all cores); "tflite-float32" and "tflite-int8"
 are the model converted by `kerasgp.deploy.convert` (int8 calibrated on seeded random-normal inputs) and
-timed by `kerasgp.deploy.bench.measure` with one thread. The point of each table is the ratio between
-settings timed in the same run (`relative_speed`), which is what stands beside the paper's ratios; the
+timed with one thread by the bench's interpreter (`kerasgp.deploy.bench`). The point of each table is the
+ratio between settings timed in the same run (`relative_speed`), which is what stands beside the paper's ratios; the
 absolute speeds depend on the machine and on what else it was running. So that a load that changes
 during a run does not skew those ratios, the settings of one table column take turns, in `rounds`
-rounds of runs/rounds timed runs each (the paper averaged 100 runs per network; we report medians).
+rounds of runs/rounds timed runs each (`kerasgp.deploy.bench.interleaved_rounds`, the workbook's one timer;
+the paper averaged 100 runs per network; we report medians).
 """
 from __future__ import annotations
 

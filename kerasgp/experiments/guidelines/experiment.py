@@ -12,7 +12,7 @@ from ...analysis import cost
 from ...machine import describe
 from .networks import _channels, build, settings
 from .paper import COLUMNS, GUIDELINES, PAPER, RUNTIMES, SCALES
-from .timing import _interleaved, _keras_timer, _tflite_timer
+from .timing import _interleaved, _keras_call, _tflite_call
 
 
 def _check_choice(kind: str, given, allowed) -> tuple:
@@ -60,11 +60,11 @@ def run(guidelines=GUIDELINES, scales=SCALES, runtimes=RUNTIMES, runs: int = 30,
             for runtime in runtimes:
                 bar.set_postfix_str(f"{guideline} x{scale} {runtime}")
                 if runtime == "keras":
-                    timers = {label: _keras_timer(model) for label, model in models.items()}
+                    calls = {label: _keras_call(model, seed) for label, model in models.items()}
                 else:
-                    timers = {label: _tflite_timer(model, runtime.split("-", 1)[1], Path(folder), seed)
-                              for label, model in models.items()}
-                timings = _interleaved(timers, runs, warmup, rounds)
+                    calls = {label: _tflite_call(model, runtime.split("-", 1)[1], Path(folder), seed)
+                             for label, model in models.items()}
+                timings = _interleaved(calls, runs, warmup, rounds)
                 for setting in members:
                     timing, report = timings[setting.setting], reports[setting.setting]
                     cell = PAPER[guideline]["settings"][setting.setting]
@@ -82,7 +82,7 @@ def run(guidelines=GUIDELINES, scales=SCALES, runtimes=RUNTIMES, runs: int = 30,
                         "runtime_package": timing["runtime_package"], "xnnpack": timing["xnnpack"], "date": date,
                     })
                     bar.update(1)
-            del models, timers
+            del models, calls
             keras.backend.clear_session()  # drop the traced predict functions of the finished column
     bar.close()
     frame = _add_ratios(pd.DataFrame(rows))
