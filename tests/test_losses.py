@@ -1,5 +1,6 @@
-"""The pose losses against NumPy references on fixed inputs; target weights; shapes; gradients; the RLE
-training graph and the inference model cut from it (no flow)."""
+"""The pose losses against NumPy references on fixed inputs, through the API training uses (each per-joint
+function as a `JointLoss` layer, RLE's per-sample loss and its layer); target weights; shapes; gradients; the
+RLE training graph, whose flow stays out of the inference model."""
 import math
 
 import keras
@@ -32,6 +33,16 @@ def _mean_over_joints(per_joint, weights):  # mmpose: sum(w * loss) / (B * K)
     return (per_joint * weights).sum() / per_joint.size
 
 
+def _loss(kind, y_true, y_pred, weights=None, **options):
+    """What training minimises: the JointLoss layer's per-sample output, averaged over the batch (OutputAsLoss)."""
+    inputs = [y_true, y_pred] if weights is None else [y_true, y_pred, weights]
+    return keras.ops.mean(L.JointLoss(kind, options)(inputs))
+
+
+def _rle(*args, **options):  # mmpose's size_average: the sum over joints and coordinates, / batch
+    return keras.ops.mean(rle.rle_loss_per_sample(*args, **options))
+
+
 def _log_softmax(z, axis=-1):
     z = z.astype("float64")
     z = z - z.max(axis=axis, keepdims=True)
@@ -49,13 +60,10 @@ def test_smooth_l1_matches_torch_definition_and_counts_zero_weight_joints_in_the
     y_pred = y_true + RNG.normal(scale=1.0, size=y_true.shape).astype("float32")  # both branches of beta=1
     reference = _smooth_l1_reference(y_true, y_pred)
     assert (np.abs(y_pred - y_true) > 1).any() and (np.abs(y_pred - y_true) < 1).any()
-    _close(L.smooth_l1_loss(y_true, y_pred), reference.mean())
-    _close(L.smooth_l1_loss(y_true, y_pred, WEIGHTS), _mean_over_joints(reference, WEIGHTS))
-    _close(L.SmoothL1Loss()(y_true, y_pred, sample_weight=WEIGHTS), _mean_over_joints(reference, WEIGHTS))
-    _close(L.SmoothL1Loss(beta=0.5)(y_true, y_pred), _smooth_l1_reference(y_true, y_pred, 0.5).mean())
-    # dsntnn's convention instead: divide by the number of weighted joints
-    _close(L.SmoothL1Loss(reduction="mean_with_sample_weight")(y_true, y_pred, sample_weight=WEIGHTS),
-           (reference * WEIGHTS).sum() / WEIGHTS.sum())
+    _close(_loss("smoothl1", y_true, y_pred), reference.mean())
+    _close(_loss("smoothl1", y_true, y_pred, WEIGHTS), _mean_over_joints(reference, WEIGHTS))
+    _close(_loss("smoothl1", y_true, y_pred, beta=0.5), _smooth_l1_reference(y_true, y_pred, 0.5).mean())
+    _close(L.smooth_l1_per_joint(y_true, y_pred), reference)
 
 
 def test_a_zero_weight_joint_contributes_nothing_whatever_its_prediction():
@@ -63,10 +71,10 @@ def test_a_zero_weight_joint_contributes_nothing_whatever_its_prediction():
     y_pred = y_true + 0.1
     wild = y_pred.copy()
     wild[WEIGHTS == 0] += 100.0
-    assert np.isclose(_np(L.smooth_l1_loss(y_true, y_pred, WEIGHTS)), _np(L.smooth_l1_loss(y_true, wild, WEIGHTS)))
+    assert np.isclose(_np(_loss("smoothl1", y_true, y_pred, WEIGHTS)), _np(_loss("smoothl1", y_true, wild, WEIGHTS)))
     # the denominator still counts it: with the same error on every joint, the loss scales with mean(weight)
-    assert np.isclose(_np(L.smooth_l1_loss(y_true, wild, WEIGHTS)),
-                      _np(L.smooth_l1_loss(y_true, y_pred)) * WEIGHTS.mean())
+    assert np.isclose(_np(_loss("smoothl1", y_true, wild, WEIGHTS)),
+                      _np(_loss("smoothl1", y_true, y_pred)) * WEIGHTS.mean())
 
 
 # ---------------------------------------------------------------------------------------------- heatmap MSE
@@ -74,12 +82,11 @@ def test_heatmap_mse_is_the_weighted_mean_of_squared_errors_and_loss_weight_half
     y_true = T.heatmap_targets(KEYPOINTS, WEIGHTS, INPUT, stride=4)  # (B, 8, 8, K)
     y_pred = y_true + RNG.normal(scale=0.1, size=y_true.shape).astype("float32")
     per_joint = ((y_pred.astype("float64") - y_true) ** 2).mean(axis=(1, 2))
-    _close(L.heatmap_mse_loss(y_true, y_pred, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+    _close(_loss("heatmap_mse", y_true, y_pred, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
     # mmpose KeypointMSELoss: mean over B, K, h, w of mask * squared error
     mask = WEIGHTS[:, None, None, :]
-    _close(L.heatmap_mse_loss(y_true, y_pred, WEIGHTS), (mask * (y_pred.astype("float64") - y_true) ** 2).mean())
-    _close(L.HeatmapMSELoss(loss_weight=0.5)(y_true, y_pred, sample_weight=WEIGHTS),
-           0.5 * _mean_over_joints(per_joint, WEIGHTS))
+    _close(_loss("heatmap_mse", y_true, y_pred, WEIGHTS), (mask * (y_pred.astype("float64") - y_true) ** 2).mean())
+    _close(_loss("heatmap_mse", y_true, y_pred, WEIGHTS, loss_weight=0.5), 0.5 * _mean_over_joints(per_joint, WEIGHTS))
 
 
 # ---------------------------------------------------------------------------------------------- SimDR / SA-SimDR
@@ -97,9 +104,10 @@ def test_simdr_cross_entropy_on_one_hot_labels_matches_numpy_and_equals_the_kl()
     labels_x, _ = _one_hot_simcc(KEYPOINTS, INPUT)
     logits = RNG.normal(size=labels_x.shape).astype("float32")
     per_joint = -(labels_x * _log_softmax(logits)).sum(-1)
-    _close(L.simcc_cross_entropy(labels_x, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
-    _close(L.SimCCCrossEntropy()(labels_x, logits, sample_weight=WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
-    _close(L.simcc_kl_divergence(labels_x, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+    _close(_loss("simcc_ce", labels_x, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+    _close(_loss("simcc_kl", labels_x, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+    # the base recipe compiles Keras' own cross-entropy on the logits: the same loss, unweighted
+    _close(keras.losses.CategoricalCrossentropy(from_logits=True)(labels_x, logits), per_joint.mean())
 
 
 @pytest.mark.parametrize("sigma", [4.0, 6.0])
@@ -110,11 +118,10 @@ def test_sa_simdr_kl_to_gaussian_labels_matches_numpy(sigma):
         p = labels.astype("float64")
         entropy = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
         per_joint = (entropy - p * _log_softmax(logits)).sum(-1)
-        _close(L.simcc_kl_divergence(labels, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
-        _close(L.SimCCKLDivergence()(labels, logits, sample_weight=WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
+        _close(_loss("simcc_kl", labels, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))
         # logits = log(label) reproduce the label: the KL is 0 there
         exact = np.log(np.maximum(labels, 1e-30)).astype("float32")
-        assert abs(_np(L.simcc_kl_divergence(labels, exact, WEIGHTS))) < 1e-5
+        assert abs(_np(_loss("simcc_kl", labels, exact, WEIGHTS))) < 1e-5
 
 
 # ---------------------------------------------------------------------------------------------- DSNT
@@ -155,9 +162,9 @@ def test_dsnt_loss_matches_dsntnn_with_the_js_regulariser():
     logits = RNG.normal(scale=2.0, size=(B, 8, 8, K)).astype("float32")
     coords, per_joint = _dsnt_reference(y_true, logits, sigma=0.25, weight=1.0)
     _close(geometry.dsnt(geometry.spatial_softmax(logits)), coords)
-    _close(L.dsnt_loss(y_true, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))  # default sigma 2/8
+    _close(_loss("dsnt", y_true, logits, WEIGHTS), _mean_over_joints(per_joint, WEIGHTS))  # default sigma 2/8
     _, per_joint = _dsnt_reference(y_true, logits, sigma=0.5, weight=0.3)
-    _close(L.DSNTLoss(sigma=0.5, regularization_weight=0.3)(y_true, logits, sample_weight=WEIGHTS),
+    _close(_loss("dsnt", y_true, logits, WEIGHTS, sigma=0.5, regularization_weight=0.3),
            _mean_over_joints(per_joint, WEIGHTS))
 
 
@@ -170,7 +177,7 @@ def test_a_map_equal_to_the_target_gaussian_has_zero_divergence():
     assert np.abs(per_joint).max() < 1e-5
     # without the regulariser only the distance is left
     distance = np.sqrt(((_np(geometry.dsnt(geometry.spatial_softmax(logits))) - y_true) ** 2).sum(-1))
-    _close(L.dsnt_loss(y_true, logits, regularization_weight=0.0), distance.mean())
+    _close(_loss("dsnt", y_true, logits, regularization_weight=0.0), distance.mean())
 
 
 # ---------------------------------------------------------------------------------------------- BCE / QFL
@@ -181,20 +188,19 @@ def test_presence_bce_and_quality_focal_loss_on_one_minus_sigma_match_numpy():
     score = 1.0 - sigma.astype("float64").mean(-1)
     _close(L.presence_score(sigma), score)
     bce = lambda y, s: -(y * np.log(s) + (1 - y) * np.log(1 - s))  # noqa: E731
-    _close(L.presence_bce(visible, sigma), bce(visible, score).mean())
-    _close(L.PresenceBCE()(visible, sigma, sample_weight=WEIGHTS), _mean_over_joints(bce(visible, score), WEIGHTS))
+    _close(_loss("bce", visible, sigma), bce(visible, score).mean())
+    _close(_loss("bce", visible, sigma, WEIGHTS), _mean_over_joints(bce(visible, score), WEIGHTS))
     qfl = np.abs(quality - score) ** 2 * bce(quality, score)
-    _close(L.quality_focal_loss(quality, sigma, WEIGHTS), _mean_over_joints(qfl, WEIGHTS))
-    _close(L.QualityFocalLoss()(quality, sigma, sample_weight=WEIGHTS), _mean_over_joints(qfl, WEIGHTS))
-    _close(L.QualityFocalLoss(beta=1.0, from_sigma=False)(quality, score.astype("float32")),
+    _close(_loss("qfl", quality, sigma, WEIGHTS), _mean_over_joints(qfl, WEIGHTS))
+    _close(_loss("qfl", quality, score.astype("float32"), beta=1.0, from_sigma=False),
            (np.abs(quality - score) * bce(quality, score)).mean())
 
 
 def test_quality_focal_loss_vanishes_where_the_score_equals_the_quality_and_bce_is_clipped():
     score = np.array([[0.3, 0.9]], "float32")
-    assert np.allclose(_np(L.quality_focal_loss(score, score, from_sigma=False)), 0.0, atol=1e-12)
+    assert np.allclose(_np(_loss("qfl", score, score, from_sigma=False)), 0.0, atol=1e-12)
     certain = np.array([[0.0, 1.0]], "float32")  # score 0 for a present joint: clipped to 1e-7, finite
-    assert np.isclose(_np(L.presence_bce(np.array([[1.0, 1.0]]), certain, from_sigma=False)), -math.log(1e-7) / 2,
+    assert np.isclose(_np(_loss("bce", np.array([[1.0, 1.0]]), certain, from_sigma=False)), -math.log(1e-7) / 2,
                       rtol=1e-3)
 
 
@@ -254,18 +260,16 @@ def test_rle_loss_matches_mmpose_with_the_same_flow(options):
     reference = _rle_reference(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, _flow_reference(flow),
                                q=options.get("q_distribution", "laplace"), residual=options.get("residual", True),
                                gamma=options.get("gamma", 1.0))
-    got = rle.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=flow.log_prob, **options)
-    _close(got, reference.mean())  # size_average: the sum over joints and coordinates, / batch
-    if not options:
-        _close(rle.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, flow.log_prob, size_average=False), reference.sum())
+    per_sample = rle.rle_loss_per_sample(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=flow.log_prob, **options)
+    _close(per_sample, reference)
+    _close(keras.ops.mean(per_sample), reference.mean())  # size_average: the sum over joints and coordinates, / batch
 
 
 def test_rle_loss_with_sigma_logits_applies_the_sigmoid_as_mmpose():
     flow = _flow()
     logits = RNG.normal(size=RLE_SIGMA.shape).astype("float32")
     reference = _rle_reference(RLE_PRED, logits, RLE_TARGET, WEIGHTS, _flow_reference(flow), sigmoid=True)
-    _close(rle.rle_loss(RLE_PRED, logits, RLE_TARGET, WEIGHTS, flow.log_prob, sigma_activation="sigmoid"),
-           reference.mean())
+    _close(_rle(RLE_PRED, logits, RLE_TARGET, WEIGHTS, flow.log_prob, sigma_activation="sigmoid"), reference.mean())
 
 
 def test_rle_counts_the_flow_term_once_per_coordinate_as_the_reference_code():
@@ -273,7 +277,7 @@ def test_rle_counts_the_flow_term_once_per_coordinate_as_the_reference_code():
     flow = _flow()
     error = (RLE_PRED - RLE_TARGET) / (RLE_SIGMA + 1e-9)
     log_phi = _np(flow.log_prob(error))
-    _close(rle.rle_loss(RLE_PRED, RLE_SIGMA, RLE_TARGET, log_phi=flow.log_prob, residual=False, gamma=0.0),
+    _close(_rle(RLE_PRED, RLE_SIGMA, RLE_TARGET, log_phi=flow.log_prob, residual=False, gamma=0.0),
            -2 * log_phi.sum(-1).mean())
 
 
@@ -292,16 +296,16 @@ def test_rle_layer_returns_the_per_sample_loss_and_ignores_zero_weight_joints():
 
 # ---------------------------------------------------------------------------------------------- gradients, shapes
 GRADIENT_CASES = {
-    "smooth_l1": (lambda p: L.smooth_l1_loss(RLE_TARGET, p, WEIGHTS), RLE_PRED),
-    "heatmap_mse": (lambda p: L.heatmap_mse_loss(np.zeros((B, 8, 8, K), "float32"), p, WEIGHTS),
+    "smooth_l1": (lambda p: _loss("smoothl1", RLE_TARGET, p, WEIGHTS), RLE_PRED),
+    "heatmap_mse": (lambda p: _loss("heatmap_mse", np.zeros((B, 8, 8, K), "float32"), p, WEIGHTS),
                     RNG.normal(size=(B, 8, 8, K)).astype("float32")),
-    "simcc_kl": (lambda p: L.simcc_kl_divergence(T.simcc_targets(KEYPOINTS, WEIGHTS, INPUT)[0], p, WEIGHTS),
+    "simcc_kl": (lambda p: _loss("simcc_kl", T.simcc_targets(KEYPOINTS, WEIGHTS, INPUT)[0], p, WEIGHTS),
                  RNG.normal(size=(B, K, 64)).astype("float32")),
-    "dsnt": (lambda p: L.dsnt_loss(geometry.normalized_coordinates(KEYPOINTS, INPUT), p, WEIGHTS),
+    "dsnt": (lambda p: _loss("dsnt", geometry.normalized_coordinates(KEYPOINTS, INPUT), p, WEIGHTS),
              RNG.normal(size=(B, 8, 8, K)).astype("float32")),
-    "qfl": (lambda p: L.quality_focal_loss(WEIGHTS, p, WEIGHTS), RLE_SIGMA),
-    "bce": (lambda p: L.presence_bce(WEIGHTS, p), RLE_SIGMA),
-    "rle": (lambda p: rle.rle_loss(p, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=_flow().log_prob), RLE_PRED),
+    "qfl": (lambda p: _loss("qfl", WEIGHTS, p, WEIGHTS), RLE_SIGMA),
+    "bce": (lambda p: _loss("bce", WEIGHTS, p), RLE_SIGMA),
+    "rle": (lambda p: _rle(p, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=_flow().log_prob), RLE_PRED),
 }
 
 
@@ -314,50 +318,51 @@ def test_gradients_are_finite_and_not_all_zero(name):
 
 def test_dsnt_gradient_is_finite_at_a_perfect_prediction():
     y_true = np.zeros((B, K, 2), "float32")  # the centre of the map: a uniform map predicts it exactly
-    gradient = input_gradient(lambda p: L.dsnt_loss(y_true, p, WEIGHTS), np.zeros((B, 8, 8, K), "float32"))
+    gradient = input_gradient(lambda p: _loss("dsnt", y_true, p, WEIGHTS), np.zeros((B, 8, 8, K), "float32"))
     assert np.isfinite(gradient).all()
 
 
 def test_bad_shapes_are_errors_that_say_what_was_expected():
     coords = np.zeros((B, K, 2), "float32")
     with pytest.raises(ValueError, match="same shape"):
-        L.smooth_l1_loss(coords, np.zeros((B, K + 1, 2), "float32"))
+        L.smooth_l1_per_joint(coords, np.zeros((B, K + 1, 2), "float32"))
     with pytest.raises(ValueError, match=r"target_weight must be \(batch, joints\)"):
-        L.smooth_l1_loss(coords, coords, np.ones((B, K + 1)))
+        L.JointLoss("smoothl1")([coords, coords, np.ones((B, K + 1))])
+    with pytest.raises(ValueError, match="unknown joint loss 'focal'"):
+        L.JointLoss("focal")
     with pytest.raises(ValueError, match="heatmaps"):
-        L.heatmap_mse_loss(coords, coords)
+        L.heatmap_mse_per_joint(coords, coords)
     with pytest.raises(ValueError, match="SimCC logits"):
-        L.simcc_kl_divergence(np.zeros((B, 64)), np.zeros((B, 64)))
+        L.simcc_kl_per_joint(np.zeros((B, 64)), np.zeros((B, 64)))
     with pytest.raises(ValueError, match="must match the heatmaps"):
-        L.dsnt_loss(coords, np.zeros((B, 8, 8, K + 2), "float32"))
+        L.dsnt_per_joint(coords, np.zeros((B, 8, 8, K + 2), "float32"))
     with pytest.raises(ValueError, match=r"pred must be \(batch, joints, 2\)"):
-        rle.rle_loss(np.zeros((B, K, 3)), np.ones((B, K, 3)), np.zeros((B, K, 3)))
+        rle.rle_loss_per_sample(np.zeros((B, K, 3)), np.ones((B, K, 3)), np.zeros((B, K, 3)))
     with pytest.raises(ValueError, match="q_distribution"):
         rle.RLELoss(q_distribution="cauchy")
     with pytest.raises(ValueError, match=r"\[pred, sigma, target\]"):
         rle.RLELoss()([coords, coords])
     with pytest.raises(ValueError, match=r"presence targets"):
-        L.presence_bce(np.zeros((B, K + 1)), np.ones((B, K, 2), "float32"))
+        L.presence_bce_per_joint(np.zeros((B, K + 1)), np.ones((B, K, 2), "float32"))
 
 
-def test_losses_are_registered_and_rebuild_from_their_config():
-    # (the .keras round trip of a compiled model, below, reloads OutputAsLoss by its registered name)
-    for loss in (L.SmoothL1Loss(beta=0.5), L.HeatmapMSELoss(loss_weight=0.5), L.SimCCCrossEntropy(),
-                 L.SimCCKLDivergence(), L.DSNTLoss(sigma=0.125, regularization_weight=0.1), L.PresenceBCE(),
-                 L.QualityFocalLoss(beta=1.5), rle.OutputAsLoss()):
-        name = type(loss).__name__
-        assert keras.saving.get_registered_object(f"kerasgp>{name}") is type(loss)
-        assert type(loss).from_config(loss.get_config()).get_config() == loss.get_config()
+def test_the_loss_layers_are_registered_and_rebuild_from_their_config():
+    # (the .keras round trip of a compiled training graph, below, reloads them by their registered names)
+    for layer in (L.JointLoss("dsnt", {"sigma": 0.125, "regularization_weight": 0.1}), L.JointLoss("qfl", {"beta": 1.5}),
+                  rle.RLELoss(q_distribution="gaussian", gamma=0.5), rle.OutputAsLoss()):
+        name = type(layer).__name__
+        assert keras.saving.get_registered_object(f"kerasgp>{name}") is type(layer)
+        assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
 
 
 # ---------------------------------------------------------------------------------------------- training graph
 def _tiny_rle_model():
     image = keras.Input((8, 8, 3), name="image")
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="conv")(image))
-    coords = keras.layers.Reshape((K, 2), name="coords")(keras.layers.Dense(K * 2, name="coords_fc")(x))
+    coords = keras.layers.Reshape((K, 2), name="coordinates")(keras.layers.Dense(K * 2, name="coords_fc")(x))
     sigma = keras.layers.Dense(K * 2, activation="sigmoid", name="sigma_fc")(x)
     sigma = keras.layers.Reshape((K, 2), name="sigma")(sigma)
-    return keras.Model(image, [coords, sigma], name="tiny")
+    return keras.Model(image, {"coordinates": coords, "sigma": sigma}, name="tiny")
 
 
 def _has_flow(model) -> bool:
@@ -365,42 +370,35 @@ def _has_flow(model) -> bool:
         any("flow" in weight.path for weight in model.weights)
 
 
-def test_an_rle_training_model_trains_the_flow_and_cuts_back_to_an_inference_model_without_it(tmp_path):
+def test_the_rle_training_graph_trains_the_flow_and_the_inference_model_never_holds_it(tmp_path):
+    from kerasgp.experiments.training import Plan
+
     keras.utils.set_random_seed(0)
     model = _tiny_rle_model()
-    training = rle.rle_training_model(model, "coords", "sigma", num_couplings=2, hidden_units=8)  # small: fast jit
-    assert _has_flow(training) and not _has_flow(model)
+    plan = Plan(model, {"head": "deeppose", "loss": "rle", "input_size": 8}, K)
+    training = plan.model
+    assert _has_flow(training) and not _has_flow(model) and plan.inputs == ("image", "target", "target_weight")
     flow = training.get_layer("rle_loss").flow
     before = [_np(w) for w in flow.weights]
-    training.compile(optimizer=keras.optimizers.Adam(1e-2), loss={"rle_loss": rle.OutputAsLoss()})
+    training.compile(optimizer=keras.optimizers.Adam(1e-2), loss=plan.losses, loss_weights=plan.loss_weights)
     images = RNG.uniform(size=(B, 8, 8, 3)).astype("float32")
-    history = training.fit([images, RLE_TARGET, WEIGHTS], {"rle_loss": np.zeros((B,), "float32")}, epochs=3,
-                           batch_size=B, verbose=0)
+    x, y = {"image": images, "target": RLE_TARGET, "target_weight": WEIGHTS}, {"rle_loss": np.zeros((B,), "float32")}
+    # what fit minimises is the layer's per-sample loss averaged over the batch: mmpose's size_average
+    evaluated = training.evaluate(x, y, batch_size=B, verbose=0)
+    outputs = model(images)
+    _close(evaluated, reference := _rle_reference(_np(outputs["coordinates"]), _np(outputs["sigma"]), RLE_TARGET, WEIGHTS,
+                                                  _flow_reference(flow)).mean())
+    assert np.isfinite(reference)
+    history = training.fit(x, y, epochs=3, batch_size=B, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert any(not np.allclose(a, _np(w)) for a, w in zip(before, flow.weights))  # the flow learns too
-
-    inference = rle.inference_model(training, ["coords", "sigma"])
-    assert not _has_flow(inference) and [t.name for t in inference.inputs] == ["image"]
-    assert inference.count_params() == model.count_params() < training.count_params()
-    for got, expected in zip(inference(images), model(images)):
-        np.testing.assert_array_equal(_np(got), _np(expected))  # shared layers: the trained weights
+    assert model.count_params() < training.count_params()  # the model shares the trained layers, not the flow
 
     training.save(tmp_path / "training.keras")  # the flow serialises with the training graph ...
     again = keras.saving.load_model(tmp_path / "training.keras", safe_mode=True)
     assert isinstance(again.loss["rle_loss"], rle.OutputAsLoss)  # the compiled loss comes back by its name
-    _close(again([images, RLE_TARGET, WEIGHTS])["rle_loss"], _np(training([images, RLE_TARGET, WEIGHTS])["rle_loss"]))
-    inference.save(tmp_path / "inference.keras")  # ... and the exported model carries none of it
+    _close(again(x)["rle_loss"], _np(training(x)["rle_loss"]))
+    model.save(tmp_path / "inference.keras")  # ... and the saved model carries none of it
     exported = keras.saving.load_model(tmp_path / "inference.keras", safe_mode=True)
     assert not _has_flow(exported)
-    np.testing.assert_allclose(_np(exported(images)[1]), _np(model(images)[1]), rtol=1e-6)
-
-
-def test_per_joint_losses_take_target_weights_as_sample_weight_in_fit():
-    inputs = keras.Input((6,))
-    coords = keras.layers.Reshape((K, 2))(keras.layers.Dense(K * 2)(inputs))
-    model = keras.Model(inputs, coords)
-    model.compile(optimizer="sgd", loss=L.SmoothL1Loss())
-    x = RNG.normal(size=(B, 6)).astype("float32")
-    y = T.coordinate_targets(KEYPOINTS, INPUT)
-    evaluated = model.evaluate(x, y, sample_weight=WEIGHTS, batch_size=B, verbose=0)
-    assert np.isclose(evaluated, _np(L.smooth_l1_loss(y, model(x), WEIGHTS)), rtol=1e-5)
+    np.testing.assert_allclose(_np(exported(images)["sigma"]), _np(model(images)["sigma"]), rtol=1e-6)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from kerasgp.data import targets as T
+from kerasgp.experiments.training import Plan
 from kerasgp.pose import (CosineLinear, FlipTestMerge, HeatmapArgmax, SimCCDecode, SoftArgmax2D, build_pose_model,
-                          decode, decode_heatmaps, deployable_model, flip_test_model, head_of, rle_training_model)
+                          decode, decode_heatmaps, deployable_model, flip_test_model, head_of)
 from kerasgp.pose.heads import first_argmax, peak_centre
 
 SIZE = (64, 64)
@@ -177,7 +178,7 @@ def test_a_model_with_every_new_layer_round_trips_through_a_keras_file_in_safe_m
 def test_the_deployable_rle_model_has_no_flow_and_decodes_as_the_training_model():
     model = build_pose_model("plain", None, SIZE, head="deeppose", sigma=True, backbone_options=TINY)
     _randomise_batch_norms(model, np.random.default_rng(6))
-    training = rle_training_model(model, "coordinates", "sigma")
+    training = Plan(model, {"head": "deeppose", "loss": "rle", "input_size": SIZE[0]}, 14).model
     deployed = deployable_model(training)
     assert len(training.inputs) == 3 and len(deployed.inputs) == 1
     assert any("flow" in w.path for w in training.weights) and not any("flow" in w.path for w in deployed.weights)

@@ -9,9 +9,8 @@ import pytest
 from kerasgp.data import targets as T
 from kerasgp.experiments import runner
 from kerasgp.experiments.studies import BASE_RECIPE, STUDIES, recipe
-from kerasgp.experiments.training import JointLoss, Plan, copy_backbone, loss_of, model_options, simcc_sigma
+from kerasgp.experiments.training import Plan, copy_backbone, loss_of, model_options, simcc_sigma
 from kerasgp.pose import build_pose_model
-from kerasgp.pose import losses as L
 
 SIZE = 64
 JOINTS = 14
@@ -114,25 +113,6 @@ def test_a_heatmap_plan_reads_its_stride_from_the_model():
     assert Plan(_model(simple), simple, JOINTS).heatmap_stride == 4
 
 
-def test_joint_loss_layers_equal_the_loss_functions():
-    rng = np.random.default_rng(1)
-    weights = (rng.random((3, JOINTS)) < 0.7).astype("float32")
-    coords_true, coords_pred = rng.normal(0, 0.3, (2, 3, JOINTS, 2)).astype("float32")
-    maps_true, maps_pred = rng.random((2, 3, 8, 8, JOINTS)).astype("float32")
-    sigma = rng.uniform(0.05, 0.95, (3, JOINTS, 2)).astype("float32")
-    cases = [("smoothl1", {}, coords_true, coords_pred, weights, L.smooth_l1_loss(coords_true, coords_pred, weights)),
-             ("heatmap_mse", {}, maps_true, maps_pred, weights, L.heatmap_mse_loss(maps_true, maps_pred, weights)),
-             ("dsnt", {"sigma": 0.25, "regularization_weight": 0.5}, coords_true, maps_pred, weights,
-              L.dsnt_loss(coords_true, maps_pred, weights, sigma=0.25, regularization_weight=0.5)),
-             ("bce", {}, weights, sigma, None, L.presence_bce(weights, sigma)),
-             ("qfl", {}, weights, sigma, None, L.quality_focal_loss(weights, sigma))]
-    for kind, options, y_true, y_pred, w, expected in cases:
-        inputs = [y_true, y_pred] if w is None else [y_true, y_pred, w]
-        per_sample = keras.ops.convert_to_numpy(JointLoss(kind, options)(inputs))
-        assert per_sample.shape == (3,)
-        np.testing.assert_allclose(per_sample.mean(), keras.ops.convert_to_numpy(expected), rtol=1e-5, err_msg=kind)
-
-
 def test_simdr_targets_are_one_hot_at_the_nearest_bin():
     keypoints = np.array([[[10.2, 30.7], [0.0, 63.0]]], np.float32)
     x, y = T.simcc_targets(keypoints, np.ones((1, 2)), (64, 64), split_ratio=2.0, sigma=0.0)
@@ -173,21 +153,6 @@ def test_every_heads_variant_has_a_valid_head_and_loss():
         r = recipe("heads", variant, "lesson")
         assert loss_of(r) in ("smoothl1", "rle", "heatmap", "dsnt+rle", "simcc", "simcc+rle")
         assert runner._augment(r["augment"]).rotation == 0.0  # the study's flip-only augmentation
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("study", ["heads", "tricks", "best"])
-def test_every_variant_of_the_pose_studies_builds_and_is_costed(study):
-    # The runner costs a model before it trains it; a layer without a MAC rule (CosineLinear once) would
-    # otherwise have failed a softmax_norm row only after its fit. Weights=None: no file reads.
-    from kerasgp.analysis import cost
-
-    for variant in STUDIES[study]:
-        r = {**recipe(study, variant, "lesson"), "weights": None}
-        model = runner.build_model(r, 14, variant)
-        report = cost(model)
-        assert report.macs > 0 and report.params == model.count_params() > 0, variant
-        keras.backend.clear_session()
 
 
 def test_cosine_linear_macs_follow_the_dense_rule():

@@ -34,13 +34,14 @@ from ..analysis import cost
 from ..data import DATASETS, DataWarning, PoseBatches, build_cache, load
 from ..data.transforms import Augment
 from ..machine import describe
-from ..pose import build_pose_model, evaluate, evaluate_coco, load_pose_model
+from ..pose import evaluate, evaluate_coco, load_pose_model
 from ..pose.decoding import with_flip_test
 from .distribute import DataParallel, resolve_devices
+from .recipe import as_recipe
 from .schedules import learning_rate_schedule, scaled_batch
 from .studies import STUDIES, recipe
 from .timing import keras_latency
-from .training import Plan, PlanBatches, copy_backbone, copy_model, loss_of, model_options, simcc_sigma
+from .training import Plan, PlanBatches, copy_backbone, copy_model
 
 # Data sets with an official train/val split (`kerasgp.data.load(name, split=...)`); every other one (the MPII
 # and COCO samples) is split by `split_by_image`, with the recipe's "val_fraction".
@@ -92,31 +93,33 @@ def _first_images(people, limit: int):
     return people.records[:keep]
 
 
-def _people(r: dict):
+def _people(r):
     """(train, val) PoseSets of the recipe's data set, each cut to the recipe's train_people / val_people.
     LSPET: its official splits, cut to the first N people. COCO 2017, MPII: their official splits, people
-    ordered by image, cut to whole images. Others: `split_by_image` with r["val_fraction"], cut to whole images."""
-    limits = {"train": r["train_people"], "val": r["val_people"]}
+    ordered by image, cut to whole images. Others: `split_by_image` with val_fraction, cut to whole images.
+    r: a `Recipe` or a flat recipe dict."""
+    d = as_recipe(r).data
+    limits = {"train": d.train_people, "val": d.val_people}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # the report travels with the row instead
         try:
-            if r["data"] in OFFICIAL_SPLITS:
-                splits = {split: load(r["data"], split=split) for split in limits}
+            if d.data in OFFICIAL_SPLITS:
+                splits = {split: load(d.data, split=split) for split in limits}
             else:
-                splits = dict(zip(limits, split_by_image(load(r["data"]), r.get("val_fraction", 0.2))))
+                splits = dict(zip(limits, split_by_image(load(d.data), d.val_fraction)))
         except ImportError as error:
             if "pycocotools" not in str(error):
                 raise
-            raise ImportError(f"{r['data']} is read (and scored, OKS AP) by pycocotools, which is not installed: "
+            raise ImportError(f"{d.data} is read (and scored, OKS AP) by pycocotools, which is not installed: "
                               "pip install pycocotools (or conda install -c conda-forge pycocotools)") from None
     out = []
     for split, people in splits.items():
         limit = limits[split]
-        if r["data"] in OFFICIAL_SPLITS and r["data"] not in LSPET_ROWS:  # whole images need people by image
+        if d.data in OFFICIAL_SPLITS and d.data not in LSPET_ROWS:  # whole images need people by image
             rank = {image: n for n, image in enumerate(sorted({_image_key(p) for p in people.records}))}
             people = dataclasses.replace(people, records=sorted(
                 people.records, key=lambda record: (rank[_image_key(record)], record.index)))
-        if limit and r["data"] in LSPET_ROWS:
+        if limit and d.data in LSPET_ROWS:
             people = dataclasses.replace(people, records=people.records[:limit], split=f"{split}{limit}")
         elif limit and limit < len(people):
             people = dataclasses.replace(people, records=_first_images(people, limit), split=f"{split}{limit}")
@@ -124,9 +127,9 @@ def _people(r: dict):
     return tuple(out)
 
 
-def _caches(r: dict, people=None):
+def _caches(r, people=None):
     """The (train, val) crop caches of the recipe; people: its `_people(r)`, when already loaded."""
-    size = (r["input_size"], r["input_size"])
+    size = as_recipe(r).data.input_size
     train, val = people or _people(r)
     return build_cache(train, size, progress=False), build_cache(val, size, progress=False)
 
@@ -135,7 +138,7 @@ def _rounded(value, digits: int = 2):
     return "" if value is None or value != value else round(value, digits)  # value != value: NaN
 
 
-def evaluate_split(model, val_cache, r: dict, people=None):
+def evaluate_split(model, val_cache, r, people=None):
     """The row's metrics on the recipe's val split, by the data set's layout -> (columns, appended).
 
     columns: "pckh@0.5", "pckh@0.1", "pck@0.2", "per_joint_pckh@0.5", "val_people",
@@ -148,22 +151,24 @@ def evaluate_split(model, val_cache, r: dict, people=None):
     "train_images", "val_images" and OKS
     AP / AP50 / AP75 / AR ("oks_ap", "oks_ap50", "oks_ap75", "oks_ar": pycocotools' COCOeval on the val
     images through `kerasgp.pose.evaluate_coco`, in percent like PCKh), left empty for MPII.
-    people: the recipe's `_people(r)` (train, val), when already loaded. r["flip_test"]: every metric scores
-    the model run on each crop and on its mirror, the two predictions averaged (mmpose's test_cfg flip_test)."""
-    if r.get("flip_test"):
+    people: the recipe's `_people(r)` (train, val), when already loaded. flip_test: every metric scores
+    the model run on each crop and on its mirror, the two predictions averaged (mmpose's test_cfg flip_test).
+    r: a `Recipe` or a flat recipe dict."""
+    d = as_recipe(r).data
+    if d.flip_test:
         model = with_flip_test(model)
     metrics = evaluate(model, val_cache)  # the model knows its split ratio (PoseModel)
     # LSPET rounds as it always has (a NaN stays "nan"); the samples write "" for a NaN (no joint counted)
-    rounded = (lambda value: round(value, 2)) if r["data"] in LSPET_ROWS else _rounded
+    rounded = (lambda value: round(value, 2)) if d.data in LSPET_ROWS else _rounded
     columns = {"pckh@0.5": rounded(metrics["pckh@0.5"]), "pckh@0.1": rounded(metrics["pckh@0.1"]),
                "pck@0.2": rounded(metrics["pck@0.2"]),
                "per_joint_pckh@0.5": json.dumps({k: round(v, 1) for k, v in metrics["per_joint_pckh@0.5"].items()}),
                "val_people": metrics["people"], "val_people_without_head_size": metrics["people_without_head_size"]}
-    if r["data"] in LSPET_ROWS:
+    if d.data in LSPET_ROWS:
         return columns, {}
     train, val = people or _people(r)
-    appended = {"data": r["data"], "num_joints": val_cache.layout.num_joints,
-                "val_fraction": "" if r["data"] in OFFICIAL_SPLITS else r.get("val_fraction", 0.2),
+    appended = {"data": d.data, "num_joints": val_cache.layout.num_joints,
+                "val_fraction": "" if d.data in OFFICIAL_SPLITS else d.val_fraction,
                 "train_images": len({_image_key(p) for p in train.records}),
                 "val_images": len({_image_key(p) for p in val.records}),
                 "oks_ap": "", "oks_ap50": "", "oks_ap75": "", "oks_ar": ""}
@@ -235,13 +240,11 @@ def _init_from(model, reference: str, scale: str, save_dir, layers: str = "backb
     return str(path)
 
 
-def build_model(r: dict, num_joints: int = 14, name: str | None = None):
-    """The untrained inference model of a recipe, exactly as `train_recipe` builds it (lessons use it to
+def build_model(r, num_joints: int = 14, name: str | None = None):
+    """The untrained inference model of a recipe (a `Recipe` or a flat recipe dict), exactly as
+    `train_recipe` builds it: its model section handed to `build_pose_model` unchanged (lessons use it to
     show a row's network without training it)."""
-    size = (r["input_size"], r["input_size"])
-    return build_pose_model(r["backbone"], r["weights"], size, num_joints, r["head"], r["feature"],
-                            r["split_ratio"], deconv_channels=r["deconv_channels"],
-                            backbone_options=r["backbone_options"], name=name, **model_options(r))
+    return as_recipe(r).model.build(num_joints, name)
 
 
 def _epoch_order(batches):
@@ -263,11 +266,13 @@ def checkpoint_epoch(checkpoint_dir) -> int:
     return int(json.loads(path.read_text())["epoch"]) if path.is_file() else 0
 
 
-def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc: str | None = None,
+def train_recipe(r, name: str, progress: bool = True, save_path=None, desc: str | None = None,
                  init_dir=None, init_data: str | None = None, checkpoint_dir=None, callbacks=(), devices=None,
                  workers: int = 1):
     """Train and evaluate one recipe (a `studies.recipe` dict, possibly edited: a lesson trains a smaller
-    copy) -> (the trained inference model, its row: metrics, cost, timing, machine, commit). init_data:
+    copy; or a `Recipe`) -> (the trained inference model, its row: metrics, cost, timing, machine, commit).
+    The recipe is checked once, here (`as_recipe`), before any data loads; its sections go on from there.
+    init_data:
     the `ablate --data` data set, whose models init_from reads.
 
     checkpoint_dir: where the training state is saved after every epoch (Keras' `BackupAndRestore`: the
@@ -285,26 +290,26 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     the same model."""
     import keras
 
-    loss_name = loss_of(r)  # a bad head/loss pair fails before the data loads
+    spec = as_recipe(r)  # every check of the recipe, before the data loads
+    t = spec.training
     commit = results.commit()  # the tree this training starts from
-    people = _people(r)
-    train_cache, val_cache = _caches(r, people)
+    people = _people(spec)
+    train_cache, val_cache = _caches(spec, people)
     replicas = DataParallel(resolve_devices(devices))
-    replicas.check_batch(r["batch_size"])
+    replicas.check_batch(t.batch_size)
     num_joints = train_cache.layout.num_joints
     with replicas.scope():  # the model and its optimizer are made where the engine places them
-        keras.utils.set_random_seed(r["seed"])
-        model = build_model(r, num_joints, name)
+        keras.utils.set_random_seed(t.seed)
+        model = build_model(spec, num_joints, name)
         costs = cost(model)  # before training: a layer without a MAC rule fails now, not after the fit
-        initialised_from = _init_from(model, r["init_from"], r.get("scale", "lesson"), init_dir,
-                                       r.get("init_layers", "backbone"), init_data,
-                                       r["seed"]) if r.get("init_from") else ""
-        plan = Plan(model, r, num_joints)
-        batches = PoseBatches(train_cache, r["batch_size"], targets=plan.targets, augment=_augment(r["augment"]),
-                              seed=r["seed"], simcc_split_ratio=r["split_ratio"], simcc_sigma=simcc_sigma(r),
+        initialised_from = _init_from(model, t.init_from, t.scale, init_dir, t.init_layers, init_data,
+                                      t.seed) if t.init_from else ""
+        plan = Plan(model, spec, num_joints)
+        batches = PoseBatches(train_cache, t.batch_size, targets=plan.targets, augment=_augment(spec.data.augment),
+                              seed=t.seed, simcc_split_ratio=spec.model.split_ratio, simcc_sigma=spec.loss.simcc_sigma,
                               heatmap_stride=plan.heatmap_stride or 4, drop_remainder=replicas.count > 1)
         train = PlanBatches(batches, plan, workers=workers)
-        schedule = learning_rate_schedule(r, len(train))
+        schedule = learning_rate_schedule(spec, len(train))
         replicas.prepare(plan.model)
         plan.model.compile(optimizer=keras.optimizers.Adam(schedule), loss=plan.losses, loss_weights=plan.loss_weights)
     fit_callbacks = [_epoch_order(batches)]
@@ -312,27 +317,28 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
     if checkpoint_dir:
         first_epoch = checkpoint_epoch(checkpoint_dir)
         if first_epoch and progress:
-            print(f"{desc or name}: resuming at epoch {first_epoch + 1} of {r['epochs']} from {checkpoint_dir}")
+            print(f"{desc or name}: resuming at epoch {first_epoch + 1} of {t.epochs} from {checkpoint_dir}")
         fit_callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir), save_freq="epoch"))
-    fit_callbacks += [*callbacks, _progress_bar(len(train) * (r["epochs"] - first_epoch), desc or name, progress)]
+    fit_callbacks += [*callbacks, _progress_bar(len(train) * (t.epochs - first_epoch), desc or name, progress)]
     start = time.perf_counter()
     # shuffle=False: PoseBatches already draws each epoch's order of people from (seed, epoch); Keras' own
     # shuffle of the batch order draws from Python's global random state, which a resumed run cannot replay
     with replicas.scope():
-        history = plan.model.fit(train, epochs=r["epochs"], verbose=0, callbacks=fit_callbacks, shuffle=False)
+        history = plan.model.fit(train, epochs=t.epochs, verbose=0, callbacks=fit_callbacks, shuffle=False)
     train_s = time.perf_counter() - start
-    trained = len(batches) * r["batch_size"] if replicas.count > 1 else len(train_cache)  # people per epoch
+    trained = len(batches) * t.batch_size if replicas.count > 1 else len(train_cache)  # people per epoch
     if replicas.count > 1:  # scored, timed and saved as a one-device model: plain BN, variables on one device
-        trained_model, model = model, build_model(r, num_joints, name)
+        trained_model, model = model, build_model(spec, num_joints, name)
         model.set_weights(trained_model.get_weights())
-    metrics, data_columns = evaluate_split(model, val_cache, r, people)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
+    metrics, data_columns = evaluate_split(model, val_cache, spec, people)  # PCKh, or OKS AP for COCO; data_columns: {} on LSPET
     latency = keras_latency(model, runs=30)
     if save_path:
         Path(save_path).parent.mkdir(parents=True, exist_ok=True)
         model.save(save_path)
     row = {
-        "backbone": r["backbone"], "weights": r["weights"] or "none (from scratch)", "head": r["head"],
-        "loss": loss_name, "input_size": r["input_size"], "epochs": r["epochs"], "seed": r["seed"],
+        "backbone": spec.model.backbone, "weights": spec.model.weights or "none (from scratch)",
+        "head": spec.model.head, "loss": spec.loss.name, "input_size": _size_column(spec.model.input_size),
+        "epochs": t.epochs, "seed": t.seed,
         "pckh@0.5": metrics["pckh@0.5"], "pckh@0.1": metrics["pckh@0.1"], "pck@0.2": metrics["pck@0.2"],
         "per_joint_pckh@0.5": metrics["per_joint_pckh@0.5"],
         "params": model.count_params(), "macs": costs.macs, "activation_mb": round(costs.activation_bytes / 2**20, 2),
@@ -340,14 +346,18 @@ def train_recipe(r: dict, name: str, progress: bool = True, save_path=None, desc
         "init_from": initialised_from, "train_people": len(train_cache), "val_people": metrics["val_people"],
         "val_people_without_head_size": metrics["val_people_without_head_size"],
         "final_loss": round(float(history.history["loss"][-1]), 4) if history.history.get("loss") else "", "train_s": round(train_s, 1),
-        "train_samples_per_s": round(trained * (r["epochs"] - first_epoch) / train_s, 1),
+        "train_samples_per_s": round(trained * (t.epochs - first_epoch) / train_s, 1),
         "model_file": str(save_path or ""), "backend": keras.backend.backend(), "keras": keras.__version__,
         "commit": commit, "date": datetime.datetime.now().isoformat(timespec="seconds"), **describe(),
         **data_columns,  # appended after every LSPET column, so LSPET rows keep theirs in their order
         **({"devices": replicas.count, "engine": replicas.engine} if replicas.count > 1 else {}),
-        **({"flip_test": True} if r.get("flip_test") else {}),  # the full scale's rows; lesson rows stay as they were
+        **({"flip_test": True} if spec.data.flip_test else {}),  # the full scale's rows; lesson rows stay as they were
     }
     return model, row
+
+
+def _size_column(size: tuple[int, int]):
+    return size[0] if size[0] == size[1] else f"{size[0]}x{size[1]}"  # square rows keep their one number
 
 
 def _check_data(data: str | None) -> None:

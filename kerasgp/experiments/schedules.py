@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-SCHEDULES = ("cosine", "multistep")
+from .recipe import as_recipe
 
 
 @keras.saving.register_keras_serializable(package="kerasgp")
@@ -50,24 +50,20 @@ def scaled_batch(r: dict, batch_size: int) -> dict:
     return {"batch_size": int(batch_size), "learning_rate": r["learning_rate"] * batch_size / r["batch_size"]}
 
 
-def learning_rate_schedule(r: dict, steps_per_epoch: int):
-    """The recipe's schedule for a run of r["epochs"] epochs of steps_per_epoch optimizer steps.
+def learning_rate_schedule(r, steps_per_epoch: int):
+    """The recipe's schedule for a run of its epochs of steps_per_epoch optimizer steps (r: a `Recipe`, or a
+    flat recipe dict, checked by `as_recipe`: an unknown schedule or bad milestones fail there).
 
-    r["lr_schedule"]: "cosine" or "multistep"; r["warmup_steps"]: linear warm-up iterations (both);
-    r["lr_milestones"]: the epochs where "multistep" multiplies the rate by 0.1. The rate is the global
-    batch's: data-parallel training splits that batch and keeps the rate (`distribute.DataParallel`)."""
-    kind, warmup, steps = r.get("lr_schedule", "cosine"), int(r.get("warmup_steps") or 0), steps_per_epoch * r["epochs"]
-    if kind not in SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {kind!r}; known: {list(SCHEDULES)}")
-    if warmup < 0 or warmup >= steps:
+    lr_schedule: "cosine" or "multistep"; warmup_steps: linear warm-up iterations (both); lr_milestones: the
+    epochs where "multistep" multiplies the rate by 0.1. The rate is the global batch's: data-parallel
+    training splits that batch and keeps the rate (`distribute.DataParallel`)."""
+    t = as_recipe(r).training
+    warmup, steps = t.warmup_steps, steps_per_epoch * t.epochs
+    if warmup >= steps:  # the one check that needs the data: steps per epoch
         raise ValueError(f"warmup_steps={warmup} must be at least 0 and less than the run's {steps} steps")
-    if kind == "multistep":
-        milestones = tuple(r.get("lr_milestones") or ())
-        increasing = bool(milestones) and list(milestones) == sorted(milestones)
-        if not increasing or not 0 < milestones[0] <= milestones[-1] < r["epochs"]:
-            raise ValueError(f"lr_milestones {milestones!r} must be increasing epochs within the run's {r['epochs']}")
-        return WarmupMultiStep(r["learning_rate"], [m * steps_per_epoch for m in milestones], 0.1, warmup)
+    if t.lr_schedule == "multistep":
+        return WarmupMultiStep(t.learning_rate, [m * steps_per_epoch for m in t.lr_milestones], 0.1, warmup)
     if not warmup:  # the lesson scale's schedule, built exactly as its rows were trained
-        return keras.optimizers.schedules.CosineDecay(r["learning_rate"], decay_steps=steps)
-    return keras.optimizers.schedules.CosineDecay(0.001 * r["learning_rate"], decay_steps=steps - warmup,
-                                                  warmup_target=r["learning_rate"], warmup_steps=warmup)
+        return keras.optimizers.schedules.CosineDecay(t.learning_rate, decay_steps=steps)
+    return keras.optimizers.schedules.CosineDecay(0.001 * t.learning_rate, decay_steps=steps - warmup,
+                                                  warmup_target=t.learning_rate, warmup_steps=warmup)

@@ -10,54 +10,8 @@ seed; only its overrides differ, and its CSV row records them. Scales:
 """
 from __future__ import annotations
 
+from .recipe import BASE_RECIPE, Recipe
 from .search_space import found_backbone_options
-
-BASE_RECIPE = {
-    "data": "lspet",
-    "backbone": "shufflenet_v2_x0.5",
-    "backbone_options": {},  # keyword arguments for kerasgp.backbones.get (width, depth, plan, ...)
-    "weights": "shufflenet_v2_x0.5",  # the ported pretrained backbone (kerasgp.weights)
-    "head": "simcc",  # SA-SimDR: Gaussian 1-D targets, soft-label cross-entropy
-    "feature": "stride32",
-    # Two SimpleBaseline deconvs (stride 32 -> 8) and ScaleNorm tokens before the SimCC linear layers:
-    # on the bare 4x4 map (16 values per joint) the loss stalled near 9; without ScaleNorm it diverged.
-    "deconv_channels": (64, 64),
-    "input_size": 128,
-    "split_ratio": 2.0,
-    "simcc_sigma": 3.0,  # bins; the seed's 6 at a 256 input, scaled to 128
-    "epochs": 12,
-    "batch_size": 32,
-    "learning_rate": 1e-3,  # Adam, at the global batch (data parallel splits the batch, keeps the rate)
-    "lr_schedule": "cosine",  # cosine decay to 0 over the run, or "multistep" (kerasgp.experiments.schedules)
-    "lr_milestones": None,  # "multistep": the epochs where the rate drops x0.1
-    "warmup_steps": 0,  # linear warm-up iterations from 0.001x the rate
-    "flip_test": False,  # score the row with the image and its mirror averaged (pose.decoding.with_flip_test)
-    "augment": True,  # flip 0.5, scale +-0.25, rotation +-30 deg with p 0.6
-    "seed": 0,
-    "train_people": None,  # None: the whole train split (6,000)
-    "val_people": None,  # None: the whole val split (2,000)
-    # Data sets without an official split (the MPII and COCO samples): the share of IMAGES held out for val
-    # (runner.split_by_image: sorted by file name, evenly spaced, at least one). LSPET keeps its own split.
-    "val_fraction": 0.2,
-    # The pose study's heads, losses and tricks (kerasgp.experiments.training); the defaults train as above.
-    "loss": None,  # None: the head's own (simcc, heatmap MSE, SmoothL1, DSNT); "rle", "dsnt+rle", "simcc+rle"
-    "gamma": 1.0,  # RLE's weight on the flow term's log sigma (the seed's "weighted log-sigma")
-    "rle_q": "laplace",  # RLE's residual density Q: "laplace" (the paper's) or "gaussian"
-    "sigma_loss": None,  # "bce" or "qfl": supervise sigma as a keypoint-presence score
-    "sigma_loss_weight": 1.0,
-    "sigma_feature": None,  # the map RLE's sigma branch reads; "conv5" with feature "stride32": two-map backbone
-    "dsnt_weight": 1.0,  # DSNT's Jensen-Shannon regulariser weight w
-    "dsnt_sigma_px": 1.0,  # DSNT's target sigma in map pixels (one pixel: 0.25 on 8x8, the seed's figure)
-    "dropout": 0.0,
-    "cosine_scale": None,  # SimCC's softmax normalisation: cosine logits times beta
-    "heatmap_form": None,  # "simplebaseline" (3 x deconv 256 + 1x1) or "light" ([256, K])
-    "joints_by_deconv": None,
-    "neck_channels": None,  # the seed's "+1x1 conv" before the head
-    "simcc_sigma_seed": None,  # SimCC sigma as the seed gives it (at 256 input), scaled to the input size
-    "input_scale": 1.0,  # input_size times this (rounded to a multiple of 32): the "larger input" rows
-    "init_from": None,  # "STUDY/VARIANT": start from that trained variant's backbone (the seed's * rows)
-    "init_layers": "backbone",  # what init_from copies: "backbone", or "all" (the whole inference model: more epochs)
-}
 
 # mmpose's SimCC recipe (configs/body_2d_keypoint/simcc/coco/simcc_res50_8xb64-210e_coco-256x192.py): Adam
 # 1e-3, 210 epochs, LinearLR warm-up over 500 iterations from 0.001x, MultiStepLR x0.1 at 170 and 200, batch
@@ -164,12 +118,13 @@ SEED_TRICKS = {
 # (SA-SimDR sigma 6 + RLE at the larger input, tricks.csv), on the stronger of the two pretrained backbones
 # (pretraining.csv: MobileNetV2 +5.9 over ShuffleNetV2 0.5x), trained longer and with the full augmentation
 # (flip, scale +-0.25, rotation +-30 deg): at 12 epochs flip-only won (the short run has no time to learn
-# rotations); 30 epochs do. Its epochs are the variant's own, so the row is the same at every scale.
+# rotations); 30 epochs do. Its epochs are the variant's own, and so is its cosine schedule, at every scale
+# (the full scale's multistep milestones, epochs 170 and 200, belong to its 210 epochs).
 # Result (results/best.csv): PCKh@0.5 47.48 in 90 minutes on 2 cores, short of the target of 50; the next row,
 # 16 more epochs of the same model, reached 50.28.
 BEST = {
     "mobilenet_v2_160": {**_TRICKS_BASE, "backbone": "mobilenet_v2", "weights": "mobilenet_v2", "input_scale": 1.25,
-                         "augment": True, "epochs": 30},
+                         "augment": True, "epochs": 30, "lr_schedule": "cosine", "lr_milestones": None},
 }
 # The same model trained further: the finished row's weights (init_layers "all"), a second cosine cycle of 16
 # epochs from half the peak rate (a warm restart, SGDR-style). 46 epochs in all. Run it after the first row
@@ -250,6 +205,8 @@ STUDIES = {
 
 
 def recipe(study: str, variant: str, scale: str = "lesson") -> dict:
+    """A study variant's flat recipe at a scale: `BASE_RECIPE`, the scale's settings, the variant's overrides
+    (PerScale and Deferred values resolved, input_scale applied), checked by `Recipe.from_dict`."""
     if study not in STUDIES:
         raise ValueError(f"unknown study {study!r}; known: {sorted(STUDIES)}")
     if variant not in STUDIES[study]:
@@ -264,4 +221,5 @@ def recipe(study: str, variant: str, scale: str = "lesson") -> dict:
     r = {key: value() if isinstance(value, Deferred) else value for key, value in merged.items()}
     if r["input_scale"] != 1.0:
         r["input_size"] = int(round(r["input_size"] * r["input_scale"] / 32.0)) * 32
+    Recipe.from_dict(r)  # checked when it is made: a bad variant fails here, before any data loads
     return r

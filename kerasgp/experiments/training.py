@@ -22,80 +22,30 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import ops
 
 from ..pose import geometry, rle
-from ..pose import losses as L
-
-LOSSES = ("simcc", "heatmap", "smoothl1", "dsnt", "rle", "dsnt+rle", "simcc+rle")
-DEFAULT_LOSS = {"simcc": "simcc", "heatmap": "heatmap", "deeppose": "smoothl1", "ipr": "smoothl1", "dsnt": "dsnt"}
-# which heads each loss can train
-LOSS_HEADS = {"simcc": ("simcc",), "heatmap": ("heatmap",), "smoothl1": ("deeppose", "ipr", "dsnt"),
-              "dsnt": ("dsnt",), "rle": ("deeppose", "ipr", "dsnt", "simcc"), "dsnt+rle": ("dsnt",),
-              "simcc+rle": ("simcc",)}
-SIGMA_LOSSES = ("bce", "qfl")
+from ..pose.losses import JointLoss
+from .recipe import DEFAULT_LOSS, LOSS_HEADS, LOSSES, SIGMA_LOSSES, as_recipe  # noqa: F401 (names of the loss API)
 
 
-def loss_of(r: dict) -> str:
-    loss = r.get("loss") or DEFAULT_LOSS[r["head"]]
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; known: {LOSSES}")
-    if r["head"] not in LOSS_HEADS[loss]:
-        raise ValueError(f"loss {loss!r} trains heads {LOSS_HEADS[loss]}, not {r['head']!r}")
-    if r.get("sigma_loss") not in (None, *SIGMA_LOSSES):
-        raise ValueError(f"sigma_loss is one of {SIGMA_LOSSES} or None; got {r['sigma_loss']!r}")
-    if r.get("sigma_loss") and "rle" not in loss:
-        raise ValueError("sigma_loss supervises RLE's sigma branch; use it with an RLE loss")
-    return loss
+def loss_of(r) -> str:
+    """The recipe's loss: its own, or its head's (a `Recipe` or a flat dict, checked by `as_recipe`)."""
+    return as_recipe(r).loss.name
 
 
-def model_options(r: dict) -> dict:
-    """The keyword arguments of `build_pose_model` that the recipe's head and loss imply."""
-    loss = loss_of(r)
-    rle = "rle" in loss
-    options = {"dropout": r.get("dropout", 0.0), "sigma": rle, "sigma_feature": r.get("sigma_feature") if rle else None,
-               "cosine_scale": r.get("cosine_scale"), "heatmap_form": r.get("heatmap_form"),
-               "joints_by_deconv": r.get("joints_by_deconv"), "neck_channels": r.get("neck_channels")}
-    if r["head"] == "simcc" and rle:
-        options["simcc_decoding"] = "soft_argmax"  # differentiable coordinates for RLE
-    return options
+def model_options(r) -> dict:
+    """The keyword-only arguments of `build_pose_model` that the recipe's head and loss imply (its
+    `ModelSection` holds them with the rest)."""
+    model = as_recipe(r).model
+    return {key: getattr(model, key) for key in ("dropout", "sigma", "sigma_feature", "cosine_scale", "heatmap_form",
+                                                 "joints_by_deconv", "neck_channels", "simcc_decoding")
+            if key != "simcc_decoding" or model.simcc_decoding}
 
 
-def simcc_sigma(r: dict) -> float:
+def simcc_sigma(r) -> float:
     """SimCC's target sigma in bins: `simcc_sigma_seed` is the seed's value at a 256 input (4 or 6 at k=2),
     scaled to the recipe's input; else `simcc_sigma` as given (0 = one-hot, SimDR)."""
-    if r.get("simcc_sigma_seed") is not None:
-        return float(r["simcc_sigma_seed"]) * r["input_size"] / 256.0
-    return float(r["simcc_sigma"])
-
-
-@keras.saving.register_keras_serializable(package="kerasgp")
-class JointLoss(keras.layers.Layer):
-    """A per-joint loss of `kerasgp.pose.losses` as a layer of the training graph: [y_true, y_pred] or
-    [y_true, y_pred, target_weight] -> (B,), the mean over joints of weight * loss (mmpose's
-    normalisation once `OutputAsLoss` averages over the batch). kind: "smoothl1", "heatmap_mse", "dsnt",
-    "bce" or "qfl" (the last two on RLE's sigma, y_true the (B, K) presence target)."""
-
-    KINDS = {"smoothl1": L.smooth_l1_per_joint, "heatmap_mse": L.heatmap_mse_per_joint, "dsnt": L.dsnt_per_joint,
-             "bce": L.presence_bce_per_joint, "qfl": L.quality_focal_per_joint}
-
-    def __init__(self, kind: str, options: dict | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if kind not in self.KINDS:
-            raise ValueError(f"unknown joint loss {kind!r}; known: {sorted(self.KINDS)}")
-        self.kind, self.options = kind, dict(options or {})
-
-    def call(self, inputs):
-        per_joint = self.KINDS[self.kind](inputs[0], inputs[1], **self.options)
-        if len(inputs) == 3:
-            per_joint = per_joint * ops.cast(inputs[2], per_joint.dtype)
-        return ops.mean(per_joint, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[1][0],)
-
-    def get_config(self):
-        return {**super().get_config(), "kind": self.kind, "options": self.options}
+    return as_recipe(r).loss.simcc_sigma
 
 
 def _outputs(model) -> dict:
@@ -111,9 +61,11 @@ class Plan:
     """The training graph of one recipe: `model` (fit this), `losses`, `loss_weights`, the targets the
     batches must carry, and `pack(batch) -> (x, y)` for a `PoseBatches.batch` dict."""
 
-    def __init__(self, inference: keras.Model, r: dict, num_joints: int):
-        self.loss = loss_of(r)
-        self.input_size = (r["input_size"], r["input_size"])
+    def __init__(self, inference: keras.Model, r, num_joints: int):
+        r = as_recipe(r)  # a Recipe, or a flat recipe dict checked here
+        spec = r.loss
+        self.loss = spec.name
+        self.input_size = r.model.input_size
         outputs = _outputs(inference)
         self.heatmap_stride = None
         if self.loss == "simcc" and not isinstance(inference.output, dict):
@@ -148,22 +100,22 @@ class Plan:
                 [target, outputs["coordinates"], target_weight()])
         if "dsnt" in self.loss:
             maps = outputs["heatmaps"]
-            sigma = geometry.dsnt_sigma(int(maps.shape[2]), r.get("dsnt_sigma_px", 1.0))
+            sigma = geometry.dsnt_sigma(int(maps.shape[2]), spec.dsnt_sigma_px)
             dsnt_target = add_input("dsnt_target", (num_joints, 2))
-            outs["dsnt_loss"] = JointLoss("dsnt", {"sigma": sigma, "regularization_weight": r.get("dsnt_weight", 1.0)},
+            outs["dsnt_loss"] = JointLoss("dsnt", {"sigma": sigma, "regularization_weight": spec.dsnt_weight},
                                           name="dsnt_loss")([dsnt_target, maps, target_weight()])
         if "rle" in self.loss:
             target = add_input("target", (num_joints, 2))
-            outs["rle_loss"] = rle.RLELoss(q_distribution=r.get("rle_q", "laplace"), gamma=r.get("gamma", 1.0),
+            outs["rle_loss"] = rle.RLELoss(q_distribution=spec.rle_q, gamma=spec.gamma,
                                          name="rle_loss")([outputs["coordinates"], outputs["sigma"], target,
                                                            target_weight()])
-        if r.get("sigma_loss"):
+        if spec.sigma_loss:
             presence = add_input("presence_target", (num_joints,))
-            outs["sigma_loss"] = JointLoss(r["sigma_loss"], name="sigma_loss")([presence, outputs["sigma"]])
+            outs["sigma_loss"] = JointLoss(spec.sigma_loss, name="sigma_loss")([presence, outputs["sigma"]])
         for name in outs:
             if name.endswith("_loss"):
                 losses[name] = rle.OutputAsLoss()
-                weights[name] = float(r.get("sigma_loss_weight", 1.0)) if name == "sigma_loss" else 1.0
+                weights[name] = float(spec.sigma_loss_weight) if name == "sigma_loss" else 1.0
         self.inputs = tuple(inputs)
         self.model = keras.Model(inputs, outs, name=f"{inference.name}_training")
         self.losses, self.loss_weights = losses, weights

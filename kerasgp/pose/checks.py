@@ -34,12 +34,6 @@ def joint_weights(target_weight, joints_shape, dtype):
     return target_weight
 
 
-def mean_over_joints(per_joint, target_weight):
-    """mmpose's normalisation: sum(weight * loss) / (B * K)."""
-    weights = joint_weights(target_weight, static_shape(per_joint), per_joint.dtype)
-    return ops.mean(per_joint if weights is None else per_joint * weights)
-
-
 def as_tensors(y_true, y_pred):
     y_pred = ops.convert_to_tensor(y_pred)
     if "float" not in keras.backend.standardize_dtype(y_pred.dtype):

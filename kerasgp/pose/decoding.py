@@ -5,7 +5,7 @@ NumPy side, for models evaluated in Python: `decode(outputs)` reads whatever a p
 vectors, heatmaps, crop-unit coordinates, or a deployed model's keypoints) and gives (B, K, 2) pixels.
 
 Model side: `deployable_model(model)` cuts a trained model (a `build_pose_model` model, or a training graph
-such as `rle.rle_training_model`'s, with its flow, targets and auxiliary outputs) down to the image input
+such as `experiments.training.Plan`'s, with RLE's flow, targets and auxiliary outputs) down to the image input
 and appends decoding layers, so that the exported model returns {"keypoints": (B, K, 2) input pixels,
 "confidence": (B, K)} and nothing else. The decoding layers use keras.ops ops that convert to TFLite int8
 (argmax, max, comparisons, select, softmax): the whole model, decoding included, runs on the device.
@@ -305,7 +305,7 @@ def deployable_model(model: keras.Model, split_ratio: float | None = None, name:
     "confidence": (B, K)} ("confidence" absent for a DeepPose model without sigma; see the module docstring).
 
     model: a model from `build_pose_model`, or any Functional graph containing one's layers (the RLE
-    training model of `rle.rle_training_model`, a DSNT model with its heatmap output, ...). Only the
+    training graph of `experiments.training.Plan`, a DSNT model with its heatmap output, ...). Only the
     layers the keypoints and confidence need are kept: the RLE flow, target inputs and heads used only by
     a loss are left out. The layers (and weights) are shared with `model`, not copied.
     Keypoints come from the "coordinates" output when the model has one (DeepPose, IPR, DSNT, decoded

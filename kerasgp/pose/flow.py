@@ -18,7 +18,7 @@ Jeff-sjtu/res-loglikelihood-regression):
 Deviation: the twelve small nets are stored as stacked weights, (6, 2, 64) kernels and so on, not as twelve
 Sequential models, so one weight holds one kind of tensor for all couplings; the arithmetic is the same.
 
-The flow is a training-only part of an RLE model: see `kerasgp.pose.rle.RLELoss` and `inference_model`.
+The flow is a training-only part of an RLE model: see `kerasgp.pose.rle.RLELoss`.
 """
 from __future__ import annotations
 

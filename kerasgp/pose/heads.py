@@ -20,7 +20,7 @@ x / W - 0.5 and y / H - 0.5 with x, y in input pixels ("crop units", the crop sp
 one target encoder and one RLE loss serve DeepPose, IPR, DSNT and decoded SimCC alike. DSNT's loss works in
 dsntnn's own units: give it `geometry.normalized_coordinates(keypoints, input_size)` as targets.
 Output layer names are fixed ("coordinates", "sigma", "heatmaps", "simcc_x", "simcc_y") so that
-`rle.rle_training_model` and `decoding.deployable_model` find them.
+the training graph (`experiments.training.Plan`) and `decoding.deployable_model` find them.
 """
 from __future__ import annotations
 
@@ -293,7 +293,7 @@ def integral_head(features, num_joints: int, input_size, deconv_channels=(), joi
 
     return_heatmaps adds the logits as "heatmaps" (what `dsnt_head` does for DSNT's regulariser). The
     logits layer is named "heatmaps" in both cases, so the deployed model can read a confidence from it.
-    IPR trains with an L1 loss on the coordinates (`losses.smooth_l1_loss` or RLE here)."""
+    IPR trains with an L1 loss on the coordinates (`losses.smooth_l1_per_joint` or RLE here)."""
     maps = _joint_maps(features, num_joints, deconv_channels, joints_by_deconv, name, "heatmaps")
     outputs = {"coordinates": SoftArgmax2D(input_size, units="crop", name="coordinates")(maps)}
     if return_heatmaps:

@@ -1,13 +1,12 @@
-"""Residual log-likelihood estimation (Li et al., ICCV 2021), as mmpose 1.x's RLELoss: the loss, the layer
-that holds its RealNVP flow in the training graph, and the two models around it (`rle_training_model` adds
-the loss layer, `inference_model` cuts it off again, so the flow never reaches the exported model).
+"""Residual log-likelihood estimation (Li et al., ICCV 2021), as mmpose 1.x's RLELoss: the per-sample loss
+and the layer that holds its RealNVP flow in the training graph (`kerasgp.experiments.training.Plan` adds
+it beside the inference model's layers, so the flow never reaches the saved or exported model).
 
 Conventions as `kerasgp.pose.losses`: joints second, (B, K, 2) coordinates, target weights (B, K). Unlike
 the other losses RLE follows mmpose's `size_average` (sum over joints and coordinates, mean over the batch).
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import keras
@@ -32,7 +31,18 @@ def rle_loss_per_sample(pred, sigma, target, target_weight=None, log_phi=None, q
                         residual: bool = True, gamma: float = 1.0, sigma_activation: str | None = None):
     """RLE's negative log-likelihood per sample, (B,): the sum over joints and coordinates of
     weight * [gamma * log sigma - log_phi(e) + (log(2 sigma) + |e| | log(sigma sqrt(2 pi)) + e^2 / 2)],
-    e = (pred - target) / sigma. Arguments as `rle_loss`."""
+    e = (pred - target) / sigma; mmpose's size_average is the mean of this over the batch.
+
+    pred, target: (B, K, 2) coordinates (the workbook's regression targets, `targets.coordinate_targets`);
+    sigma: (B, K, 2) scales, positive (after the head's sigmoid) or raw logits with
+    sigma_activation="sigmoid" (mmpose applies the sigmoid inside the loss); target_weight: (B, K);
+    log_phi: the flow's log density of the normalised error, a callable (..., 2) -> (...) such as
+    `RealNVP().log_prob` (None: the standard normal, i.e. an untrained, identity flow);
+    residual: add -log Q(e) with Q = Laplace ("laplace", the paper's choice) or Gaussian; gamma: the seed
+    study's weight on the flow term's log sigma (1 = mmpose).
+    Kept from the reference, not "fixed": log sigma is in both the flow term and Q's term, and the flow's
+    log density is broadcast over the two coordinates, so it counts twice (mmpose and the official code do
+    both); sigma gets 1e-9 added before the division and the log (the official code's guard)."""
     _check_rle_options(q_distribution, sigma_activation)
     target, pred = as_tensors(target, pred)
     sigma = ops.convert_to_tensor(sigma, dtype=pred.dtype)
@@ -60,39 +70,16 @@ def rle_loss_per_sample(pred, sigma, target, target_weight=None, log_phi=None, q
     return ops.sum(loss, axis=(1, 2))
 
 
-def rle_loss(pred, sigma, target, target_weight=None, log_phi=None, q_distribution: str = "laplace",
-             residual: bool = True, gamma: float = 1.0, sigma_activation: str | None = None,
-             size_average: bool = True):
-    """Residual log-likelihood estimation (Li et al., ICCV 2021, Sec. 3), as mmpose 1.x's RLELoss.
-
-    pred, target: (B, K, 2) coordinates (the workbook's regression targets, `targets.coordinate_targets`);
-    sigma: (B, K, 2) scales, positive (after the head's sigmoid) or raw logits with
-    sigma_activation="sigmoid" (mmpose applies the sigmoid inside the loss); target_weight: (B, K);
-    log_phi: the flow's log density of the normalised error, a callable (..., 2) -> (...) such as
-    `RealNVP().log_prob` (None: the standard normal, i.e. an untrained, identity flow);
-    residual: add -log Q(e) with Q = Laplace ("laplace", the paper's choice) or Gaussian; gamma: the seed
-    study's weight on the flow term's log sigma (1 = mmpose).
-
-    Returns the sum over joints and coordinates divided by the batch size (mmpose's size_average; the plain
-    sum with size_average=False).
-    Kept from the reference, not "fixed": log sigma is in both the flow term and Q's term, and the flow's
-    log density is broadcast over the two coordinates, so it counts twice (mmpose and the official code do
-    both); sigma gets 1e-9 added before the division and the log (the official code's guard)."""
-    per_sample = rle_loss_per_sample(pred, sigma, target, target_weight, log_phi, q_distribution, residual, gamma,
-                                     sigma_activation)
-    return ops.mean(per_sample) if size_average else ops.sum(per_sample)
-
-
 @keras.saving.register_keras_serializable(package="kerasgp")
 class RLELoss(keras.layers.Layer):
     """RLE's loss as a layer of the *training* graph: it holds the RealNVP flow (trainable weights, which a
     keras.losses.Loss cannot have) and maps [pred, sigma, target, target_weight] -> the per-sample loss (B,).
 
-    A training model outputs this loss and compiles with `OutputAsLoss` (see `rle_training_model`); the
-    flow exists only in that graph, so the model that is exported (`inference_model`, or the model the
-    training graph was built from) has no flow: RLE costs nothing at test time, as the paper stresses.
-    target_weight may be left out ([pred, sigma, target]). Options as `rle_loss`; num_couplings and
-    hidden_units size the flow (6 and 64 in RLE)."""
+    A training model outputs this loss and compiles with `OutputAsLoss` (`experiments.training.Plan`); the
+    flow exists only in that graph, so the model the training graph was built from, which is saved and
+    exported, has no flow: RLE costs nothing at test time, as the paper stresses. target_weight may be
+    left out ([pred, sigma, target]). Options as `rle_loss_per_sample`; num_couplings and hidden_units size
+    the flow (6 and 64 in RLE)."""
 
     def __init__(self, q_distribution: str = "laplace", residual: bool = True, gamma: float = 1.0,
                  sigma_activation: str | None = None, num_couplings: int = 6, hidden_units: int = 64, **kwargs):
@@ -141,47 +128,3 @@ class OutputAsLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return y_pred
-
-
-def rle_training_model(model: keras.Model, coordinates: str, sigma: str, extra_outputs=(), **rle_options):
-    """Wrap an inference model for RLE training: inputs [*model.inputs, target (B, K, 2), target_weight
-    (B, K)], outputs {"rle_loss": per-sample loss, **{name: that layer's output for name in extra_outputs}}.
-
-    coordinates, sigma: names of the layers giving (B, K, 2) coordinates and sigma. The training model
-    shares the inference model's layers (training it trains them) and adds only the RLELoss layer, whose
-    flow therefore never reaches `model`; `inference_model` cuts a training model back to such a model.
-    Compile with loss={"rle_loss": OutputAsLoss(), ...} and fit with y={"rle_loss": zeros (B,), ...}."""
-    pred = model.get_layer(coordinates).output
-    sigma_tensor = model.get_layer(sigma).output
-    if len(pred.shape) != 3 or pred.shape[-1] != 2 or tuple(pred.shape) != tuple(sigma_tensor.shape):
-        raise ValueError(f"layers {coordinates!r} and {sigma!r} must both output (batch, joints, 2); got "
-                         f"{tuple(pred.shape)} and {tuple(sigma_tensor.shape)}")
-    num_joints = pred.shape[1]
-    target = keras.Input((num_joints, 2), name="target")
-    target_weight = keras.Input((num_joints,), name="target_weight")
-    loss = RLELoss(name="rle_loss", **rle_options)([pred, sigma_tensor, target, target_weight])
-    outputs = {"rle_loss": loss, **{name: model.get_layer(name).output for name in extra_outputs}}
-    return keras.Model([*model.inputs, target, target_weight], outputs, name=f"{model.name}_rle_training")
-
-
-def inference_model(training_model: keras.Model, outputs, name: str | None = None) -> keras.Model:
-    """The sub-model of a Functional training model from its inputs to the named layers' outputs.
-
-    Training-only parts (the RLE flow inside RLELoss, target inputs, auxiliary branches) that the outputs
-    do not depend on are left out; the inputs are the smallest set of the training model's inputs that the
-    outputs need (the image, for a pose model). Layers, and so weights, are shared with the training model.
-    outputs: a layer name or a list of them; the model returns a list in that order (one tensor for one)."""
-    names = [outputs] if isinstance(outputs, str) else list(outputs)
-    if not names:
-        raise ValueError("inference_model needs at least one output layer name")
-    tensors = [training_model.get_layer(layer_name).output for layer_name in names]
-    result = tensors[0] if isinstance(outputs, str) else tensors
-    inputs = list(training_model.inputs)
-    for size in range(1, len(inputs) + 1):
-        for subset in itertools.combinations(inputs, size):
-            try:
-                model_inputs = subset[0] if size == 1 else list(subset)  # one input: call it with a tensor
-                return keras.Model(model_inputs, result, name=name or f"{training_model.name}_inference")
-            except ValueError:  # "not connected to inputs": this subset misses an input the outputs need
-                continue
-    raise ValueError(f"outputs {names} of {training_model.name!r} cannot be computed from its inputs")
