@@ -129,10 +129,12 @@ def test_recipe_keys_scale_with_the_input_and_unknown_keys_fail():
     assert recipe("heads", "heatmap_larger_input", "full")["input_size"] == 320
     assert simcc_sigma(recipe("heads", "sa_simdr_sigma6", "lesson")) == pytest.approx(3.0)
     assert simcc_sigma(recipe("heads", "sa_simdr_sigma4_rle", "full")) == pytest.approx(4.0)
-    STUDIES["_bad"] = {"typo": {"learnig_rate": 1.0}}
+    STUDIES["_bad"] = {"typo": {"learnig_rate": 1.0}, "zero_batch": {"batch_size": 0}}
     try:
         with pytest.raises(ValueError, match="unknown recipe keys"):
             recipe("_bad", "typo")
+        with pytest.raises(ValueError, match="batch_size is a whole number >= 1"):  # checked when it is made
+            recipe("_bad", "zero_batch")
     finally:
         del STUDIES["_bad"]
 
