@@ -81,3 +81,26 @@ def test_mean_and_spread_are_the_sample_statistics():
     assert (s["runs"], s["mean"], s["std"]) == (3, 31.0, 1.0)
     assert math.isnan(seeds.summary([30.0])["std"])
     assert seeds.format_mean_std([30.0, 31.0, 32.0]) == "31.0 ± 1.0 (3)" and seeds.format_mean_std([30.04]) == "30.0 (1)"
+
+
+def test_one_runs_spread_is_pooled_over_the_variants_with_two_runs_or_more():
+    # variances 1 (3 runs, 2 dof) and 2 (2 runs, 1 dof): (2 x 1 + 1 x 2) / 3; a single run adds nothing
+    assert seeds.pooled_sd([[30.0, 31.0, 32.0], [10.0, 12.0], [50.0]]) == pytest.approx(math.sqrt(4 / 3))
+    assert seeds.pooled_sd([[1.0, 3.0], [5.0, 5.0, 5.0]]) == pytest.approx(math.sqrt(2 / 3))
+    assert seeds.pooled_sd([[30.0], [31.0]]) is None and seeds.pooled_sd([]) is None
+    assert seeds.pooled_std([1.0, 3.0], [5.0, 5.0, 5.0]) == seeds.pooled_sd([[1.0, 3.0], [5.0, 5.0, 5.0]])
+
+
+def test_the_bound_is_twice_the_gaps_spread_and_a_convention_before_any_is_measured():
+    assert seeds.gap_bound(0.5) == 1.0 and seeds.gap_bound(0.5, k=3) == 1.5
+    assert seeds.gap_bound(0.5, runs=(3, 3)) == pytest.approx(2 * 0.5 * math.sqrt(2 / 3))
+    assert seeds.gap_bound(0.5, runs=(1, 1)) == pytest.approx(math.sqrt(2))  # one run against one: sqrt(2) sd
+    assert seeds.gap_bound(None) == 1.0 and seeds.gap_bound(None, runs=(3, 3), convention=0.5) == 0.5
+    with pytest.raises(ValueError, match="one run or more"):
+        seeds.gap_bound(0.5, runs=(0, 3))
+
+
+def test_a_gap_holds_is_reversed_or_is_within_noise_only_beyond_its_bound():
+    assert seeds.judge(1.2, 1.0) == seeds.HOLDS and seeds.judge(-1.2, 1.0) == seeds.REVERSED
+    assert seeds.judge(1.0, 1.0) == NOISE and seeds.judge(-0.3, 1.0) == NOISE  # at the bound: not beyond it
+    assert seeds.judge(None, 1.0) == seeds.WAITING
