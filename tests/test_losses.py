@@ -261,11 +261,12 @@ def test_rle_loss_matches_mmpose_with_the_same_flow(options):
                                q=options.get("q_distribution", "laplace"), residual=options.get("residual", True),
                                gamma=options.get("gamma", 1.0))
     per_sample = rle.rle_loss_per_sample(RLE_PRED, RLE_SIGMA, RLE_TARGET, WEIGHTS, log_phi=flow.log_prob, **options)
-    # A sample's loss sums 12 float32 terms of size 1 to 5 (log sigma, log phi) that can cancel to near zero
-    # (-0.003 for one sample without the residual term): float32 round-off of such a sum is about 1e-6 in
+    # A sample's loss sums 12 float32 terms of size 1.3 to 3.4 (log sigma, -log phi) that can cancel to near
+    # zero (-0.003 for one sample without the residual term): float32 round-off of such a sum is about 1e-6 in
     # absolute terms, whatever the result, so the bound is absolute; a wrong term would move it by 1e-2 or more.
     _close(per_sample, reference, atol=1e-5)
-    _close(keras.ops.mean(per_sample), reference.mean(), atol=1e-5)  # size_average: the sum over joints and coordinates, / batch
+    # size_average: the sum over joints and coordinates, / batch
+    _close(keras.ops.mean(per_sample), reference.mean(), atol=1e-5)
 
 
 def test_rle_loss_with_sigma_logits_applies_the_sigmoid_as_mmpose():
