@@ -18,15 +18,14 @@ from pathlib import Path
 import keras
 import pytest
 
-pytestmark = [pytest.mark.tflite, pytest.mark.slow]
-
 MODELS = Path(__file__).resolve().parents[1] / "results" / "models"
 FAMILIES = {"rle": "regression/RLE", "heatmap": "heatmap", "dsnt_rle": "IPR/DSNT",
             "sa_simdr_sigma6": "SimCC, argmax", "sa_simdr_sigma6_rle": "SimCC, soft-argmax"}
 PEOPLE = 400
 
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                                reason="converted under the TensorFlow backend, the conversion's own")
+pytestmark = [pytest.mark.tflite, pytest.mark.slow,
+              pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                 reason="converted under the TensorFlow backend, the conversion's own")]
 
 
 @pytest.fixture(scope="module")
