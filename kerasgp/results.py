@@ -1,9 +1,10 @@
-"""Writing the CSV files under results/: atomic writes, appending a row whose columns may be new, and the
-commit stamp every row carries."""
+"""Writing the CSV and JSON files under results/: atomic writes, appending a row whose columns may be new, and
+the commit stamp every row carries."""
 from __future__ import annotations
 
 import csv
 import functools
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -27,6 +28,16 @@ def write_csv(rows, path, columns, extrasaction: str = "raise") -> Path:
     return path
 
 
+def write_json(data, path) -> Path:
+    """Write `data` as indented JSON, atomically (as `write_csv`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
 def append_row(out, row: dict, replaces=None) -> Path:
     """Add `row` to the CSV `out` (created if missing). The header is the row's columns, then any others
     the file has; a row lacking a column leaves it empty. replaces: a test on the file's rows; those it
@@ -45,7 +56,8 @@ def read_commit() -> str:
     """The checkout's short commit, "+dirty" when tracked files differ from it, "unknown" outside git."""
     try:
         root = Path(__file__).resolve().parents[1]
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
                                text=True, timeout=10).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"

@@ -16,7 +16,7 @@ from ..deploy.bench import measure
 from ..machine import describe
 from ..results import write_csv
 from .runner import build_model
-from .search import convert_and_measure
+from .search_lut import convert_and_measure
 from .studies import STUDIES, recipe
 
 STUDY_LATENCY_COLUMNS = ("study", "variant", "backbone", "backbone_options", "params", "pose_int8_ms",
